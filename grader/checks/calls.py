@@ -1,0 +1,74 @@
+"""Typed calls into the student's Part 2 functions: call on fresh copies of the inputs, validate what comes back.
+
+Shapes: X (N, D), y (N,), params {"W1": (D, H), "b1": (H,), "W2": (H, C), "b2": (C,)}, scores (N, C).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from grader import outputs
+from grader.contract import PARAM_NAMES, param_shapes
+from grader.problems import Problem
+from grader.results import StudentCodeError
+from grader.student import Submission
+
+PARAM_LABELS = {"W1": "(D, H)", "b1": "(H,)", "W2": "(H, C)", "b2": "(C,)", "X": "(N, D)"}
+
+
+def forward_scores(student: Submission, problem: Problem) -> np.ndarray:
+    """The scores (N, C) from the student's forward."""
+    p = problem.copy()
+    N, _, _, C = p.sizes
+    scores, _cache = outputs.unpack_pair(student.call("forward", p.X, p.params), "`forward`", "(scores, cache)")
+    return outputs.float64_array(scores, "the scores returned by `forward`", (N, C), "(N, C)")
+
+
+def loss_and_dscores(student: Submission, scores: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """(loss, dscores (N, C)) from the student's softmax_cross_entropy, on copies of scores and y."""
+    result = student.call("softmax_cross_entropy", scores.copy(), y.copy())
+    loss, dscores = outputs.unpack_pair(result, "`softmax_cross_entropy`", "(loss, dscores)")
+    loss = outputs.number(loss, "the loss returned by `softmax_cross_entropy`")
+    return loss, outputs.float64_array(dscores, "dscores returned by `softmax_cross_entropy`", scores.shape, "(N, C)")
+
+
+def loss_and_grads(student: Submission, problem: Problem, reg: float = 0.0,
+                   with_dX: bool = False) -> tuple[float, dict]:
+    """(loss, {"W1", "b1", "W2", "b2"} [+ "X"]) from the student's backward, validated against the contract."""
+    p = problem.copy()
+    N, D, H, C = p.sizes
+    loss, grads = outputs.unpack_pair(student.call("backward", p.X, p.y, p.params, reg), "`backward`",
+                                      "(loss, grads)")
+    loss = outputs.number(loss, "the loss returned by `backward`")
+    shapes = param_shapes(D, H, C)
+    if with_dX:
+        if isinstance(grads, dict) and "X" not in grads:
+            raise StudentCodeError("not attempted: backward's grads have no 'X' (optional: add the input gradient "
+                                   "dX, shaped like X).", cause="not_attempted")
+        shapes["X"] = (N, D)
+    return loss, outputs.gradient_dict(grads, "the grads returned by `backward`", shapes, PARAM_LABELS)
+
+
+def backward_loss(student: Submission, problem: Problem, reg: float = 0.0) -> float:
+    """Only the loss from the student's backward (for finite differences)."""
+    p = problem.copy()
+    result = student.call("backward", p.X, p.y, p.params, reg)
+    loss, _ = outputs.unpack_pair(result, "`backward`", "(loss, grads)")
+    return outputs.number(loss, "the loss returned by `backward`")
+
+
+def central_differences(loss_at, problem: Problem, eps: float = 1e-5) -> dict:
+    """The grader's own numerical gradient of `loss_at(problem)` with respect to every parameter."""
+    grads = {}
+    for name in PARAM_NAMES:
+        base = problem.params[name]
+        grad = np.zeros_like(base)
+        for index in np.ndindex(base.shape):
+            saved = base[index]
+            base[index] = saved + eps
+            plus = loss_at(problem)
+            base[index] = saved - eps
+            minus = loss_at(problem)
+            base[index] = saved
+            grad[index] = (plus - minus) / (2 * eps)
+        grads[name] = grad
+    return grads

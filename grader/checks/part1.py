@@ -1,0 +1,42 @@
+"""Part 1: the shape of every tensor of the forward and backward pass."""
+from __future__ import annotations
+
+import numbers
+
+from grader.contract import tensor_shapes
+from grader.results import CheckResult
+from grader.student import Submission
+
+#: Distinct sizes, so that a swapped pair of dimensions (a transpose) always shows.
+SIZES = {"N": 11, "D": 7, "H": 5, "C": 3}
+
+
+def _as_shape(value) -> tuple | None:
+    if isinstance(value, (tuple, list)) and all(isinstance(v, numbers.Integral) and not isinstance(v, bool)
+                                                 for v in value):
+        return tuple(int(v) for v in value)
+    return None
+
+
+def _symbolic(shape: tuple) -> str:
+    names = {size: name for name, size in SIZES.items()}
+    return "(" + ", ".join(names.get(s, str(s)) for s in shape) + (",)" if len(shape) == 1 else ")")
+
+
+def check_shapes(student: Submission) -> CheckResult:
+    """Credit per correct entry of shapes(N=11, D=7, H=5, C=3); feedback names the wrong ones symbolically."""
+    answer = student.call("shapes", *SIZES.values())
+    expected = tensor_shapes(*SIZES.values())
+    if not isinstance(answer, dict):
+        return CheckResult(0.0, f"shapes must return a dict, got a {type(answer).__name__}.", "bad_output")
+    wrong = []
+    for name, shape in expected.items():
+        given = _as_shape(answer.get(name))
+        if given != shape:
+            shown = _symbolic(given) if given is not None else repr(answer.get(name, "nothing"))
+            wrong.append(f"{name} should be {_symbolic(shape)}, you gave {shown}")
+    if not wrong:
+        return CheckResult(1.0, "")
+    hint = " (a gradient always has the shape of the tensor it is the gradient of)"
+    return CheckResult(1 - len(wrong) / len(expected),
+                       f"{len(wrong)} of {len(expected)} shapes are wrong: " + "; ".join(wrong) + hint, "shapes")

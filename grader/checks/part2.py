@@ -1,0 +1,146 @@
+"""Part 2 checks that need no reference solution: numerical stability, gradients against finite differences of the
+student's own loss, and the regularization contribution.
+
+Each check judges one function's property and nothing else, so a bug is charged only to the item it breaks: stability
+compares the student's output on huge logits with the student's own output on the same logits shifted back (softmax
+is invariant to adding a constant to a row); regularization compares the student's results at reg > 0 and reg = 0.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from grader.checks import calls
+from grader.checks.causes import Probe, explain_gradient_mismatch
+from grader.compare import FD_TOL, REFERENCE_TOL, find_mismatch
+from grader.contract import PARAM_NAMES
+from grader.problems import random_problem
+from grader.results import CheckResult, failed, passed
+from grader.seeding import rng_for
+from grader.student import Submission
+
+#: Row offsets of the "large offsets" probe: every row's logits sit near +1e4 or -1e4 (exp overflows past 709).
+OFFSET = 1e4
+#: The "large gap" probe puts the true class this far below its row's maximum: exp(-1000) underflows to 0 in float64.
+GAP = 1000.0
+
+
+def _offset_probe(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(large scores (N, C), the same shifted back near 0 (N, C), y (N,)): rows alternate near +1e4 and -1e4."""
+    rng = rng_for(seed, "part2.stability.offsets")
+    N, C = 6, 5
+    offsets = OFFSET * np.array([1.0, -1.0] * (N // 2))[:, None] + rng.integers(-50, 50, size=(N, 1))
+    large = rng.normal(0, 2, size=(N, C)) + offsets
+    return large, large - offsets, rng.integers(0, C, size=N)  # large - offsets is exact (Sterbenz)
+
+
+def check_large_offsets(student: Submission, seed: int, part: str) -> CheckResult:
+    """part "loss" or "dscores": finite at logits near ±1e4, and equal to the student's own result shifted back."""
+    large, shifted_back, y = _offset_probe(seed)
+    base_loss, base_dscores = calls.loss_and_dscores(student, shifted_back, y)
+    other_loss, _ = calls.loss_and_dscores(student, shifted_back * 0.5, y)
+    if not np.isfinite(base_loss) or not np.all(np.isfinite(base_dscores)):
+        return failed("softmax_cross_entropy is not finite even on ordinary logits (within ±10).", "not_finite")
+    if other_loss == base_loss:
+        return failed("softmax_cross_entropy returns the same loss for different scores: it ignores its input.",
+                      "ignores_input")
+    loss, dscores = calls.loss_and_dscores(student, large, y)
+    hint = ("Subtract each row's own maximum before exp (one global maximum is not enough when rows differ by "
+            "2e4); softmax is unchanged by it.")
+    if part == "loss":
+        if not np.isfinite(loss):
+            return failed(f"with logits near ±1e4 your loss is {loss}. {hint}", "unstable_softmax")
+        if find_mismatch(loss, base_loss, REFERENCE_TOL):
+            return failed(f"with logits near ±1e4 your loss is {loss:.6g}, but {base_loss:.6g} for the same logits "
+                          f"with each row shifted back near 0 (softmax is invariant to such shifts). {hint}",
+                          "unstable_softmax")
+        return passed()
+    mismatch = find_mismatch(dscores, base_dscores, REFERENCE_TOL)
+    if mismatch:
+        return failed(f"with logits near ±1e4 dscores is wrong: {mismatch.describe('dscores', 'with the rows shifted back near 0 it')}. "
+                      f"{hint}", "unstable_softmax")
+    return passed()
+
+
+def check_large_gaps(student: Submission, seed: int) -> CheckResult:
+    """The loss stays finite when the true class's logit is 1000 below its row's maximum (confidently wrong rows)."""
+    rng = rng_for(seed, "part2.stability.gaps")
+    N, C = 4, 3
+    scores = rng.normal(0, 1, size=(N, C))
+    y = rng.integers(0, C, size=N)
+    scores[np.arange(N), y] -= GAP
+    loss, dscores = calls.loss_and_dscores(student, scores, y)
+    if not np.isfinite(loss) or not np.all(np.isfinite(dscores)):
+        return failed(f"when the true class's logit is {GAP:g} below the row's maximum, your loss is {loss} (the "
+                      f"right value is about {GAP:g}): the true class's probability underflows to 0 and log(0) = -inf. "
+                      f"Compute log-softmax directly, log p = (s - max) - log(sum(exp(s - max))), instead of the log "
+                      f"of a probability.", "log_of_probability")
+    return passed()
+
+
+def check_backward_fd(student: Submission, seed: int) -> CheckResult:
+    """backward's gradients (reg = 0) agree with central differences of backward's own loss, at N=1 and N=6."""
+    rng = rng_for(seed, "part2.backward_fd")
+    probes = []
+    for N in (1, 6):
+        problem = random_problem(rng, N, 4, 5, 3)
+        loss, grads = calls.loss_and_grads(student, problem)
+        if not np.isfinite(loss):
+            return failed(f"backward's loss is {loss} on ordinary inputs (N={N}).", "not_finite")
+        numeric = calls.central_differences(lambda p: calls.backward_loss(student, p), problem.copy())
+        probes.append(Probe(problem, grads, numeric, FD_TOL))
+    problem_found = explain_gradient_mismatch(
+        probes, "your gradients disagree with central differences of your own loss", "the numerical gradient")
+    return problem_found or passed()
+
+
+def check_regularization(student: Submission, seed: int, reg_factor: float) -> CheckResult:
+    """The difference between backward at reg > 0 and at reg = 0: loss + f·reg·(ΣW1²+ΣW2²), dW + 2f·reg·W, db + 0."""
+    rng = rng_for(seed, "part2.regularization")
+    problem = random_problem(rng, 5, 4, 6, 3, kink_margin=0.0)
+    reg = float(rng.uniform(0.3, 0.9))
+    loss0, grads0 = calls.loss_and_grads(student, problem, 0.0)
+    loss1, grads1 = calls.loss_and_grads(student, problem, reg)
+    W = {k: problem.params[k] for k in PARAM_NAMES}
+    penalty = reg_factor * reg * (np.sum(W["W1"] ** 2) + np.sum(W["W2"] ** 2))
+    expected = {"W1": 2 * reg_factor * reg * W["W1"], "W2": 2 * reg_factor * reg * W["W2"],
+                "b1": np.zeros_like(W["b1"]), "b2": np.zeros_like(W["b2"])}
+    law = f"{'0.5·' if reg_factor == 0.5 else ''}reg·(ΣW1² + ΣW2²)"
+    grad_law = "reg·W" if reg_factor == 0.5 else "2·reg·W"
+    N = problem.X.shape[0]
+    for name in ("W1", "W2", "b1", "b2"):
+        added = grads1[name] - grads0[name]
+        mismatch = find_mismatch(added, expected[name], REFERENCE_TOL)
+        if mismatch is None:
+            continue
+        what = f"with reg={reg:.3g}, grads[{name!r}] changes by"
+        if name in ("b1", "b2"):
+            return failed(f"{what} a nonzero amount: the L2 term covers W1 and W2 only, not the biases.",
+                          "reg_on_bias")
+        ratio = _ratio(added, expected[name])
+        known = {0.0: ("reg_missing_in_grad", f"nothing: {grad_law} is missing from d{name}"),
+                 2.0: ("reg_doubled_in_grad", f"twice {grad_law}: the loss uses {law}, whose gradient is {grad_law}"),
+                 0.5: ("reg_halved_in_grad", f"half of {grad_law}: the loss uses {law}, whose gradient is {grad_law}"),
+                 1.0 / N: ("reg_divided_by_N", f"{grad_law}/N: the L2 term is not averaged over the batch")}
+        for value, (cause, words) in known.items():
+            if ratio is not None and abs(ratio - value) < 1e-6:
+                return failed(f"{what} {words}.", cause)
+        return failed(f"{what} the wrong amount (expected {grad_law}): "
+                      f"{mismatch.describe(f'added d{name}', 'reg·W gives')}.", "reg_wrong")
+    added_loss = loss1 - loss0
+    if find_mismatch(added_loss, penalty, REFERENCE_TOL):
+        ratio = added_loss / penalty
+        words = {0.0: "nothing: the L2 term is missing from the loss", 2.0: "twice the L2 term",
+                 0.5: "half the L2 term", 1.0 / N: "the L2 term divided by N (averaged over the batch)"}
+        found = next((w for v, w in words.items() if abs(ratio - v) < 1e-6), None)
+        detail = found or f"{added_loss:.6g} instead of {law} = {penalty:.6g}"
+        return failed(f"with reg={reg:.3g} your loss grows by {detail}; the loss is mean cross-entropy + {law}.",
+                      "reg_loss_wrong")
+    return passed()
+
+
+def _ratio(actual: np.ndarray, expected: np.ndarray):
+    """actual/expected when it is one common factor, else None."""
+    from grader.checks.causes import common_factor
+    if np.allclose(actual, 0.0, atol=1e-15):
+        return 0.0
+    return common_factor(actual, expected)

@@ -1,0 +1,122 @@
+"""Part 2 checks against the reference solution (instructor only: these need `reference/`).
+
+`reference` is any object with the contract's forward, softmax_cross_entropy and backward (normally the module
+`reference.backprop`); it is passed in, never imported here, so these checks run wherever the reference is present.
+"""
+from __future__ import annotations
+
+from types import ModuleType
+
+import numpy as np
+
+from grader.checks import calls
+from grader.checks.causes import Probe, explain_gradient_mismatch
+from grader.compare import REFERENCE_TOL, find_mismatch
+from grader.problems import random_problem
+from grader.results import CheckResult, failed, passed
+from grader.seeding import rng_for
+from grader.student import Submission
+
+
+def check_forward(student: Submission, reference: ModuleType, seed: int) -> CheckResult:
+    """forward's scores (N, C) match the reference's, on two problems of different sizes."""
+    rng = rng_for(seed, "part2.forward")
+    for N, D, H, C in ((9, 7, 5, 3), (1, 4, 6, 2)):
+        problem = random_problem(rng, N, D, H, C, kink_margin=0.0)
+        scores = calls.forward_scores(student, problem)
+        p = problem.copy()
+        expected = reference.forward(p.X, p.params)[0]
+        mismatch = find_mismatch(scores, expected, REFERENCE_TOL)
+        if mismatch:
+            cause, words = _forward_signature(scores, problem)
+            return failed(f"forward's scores are wrong{words} (N={N}, D={D}, H={H}, C={C}): "
+                          f"{mismatch.describe('scores')}.", cause)
+    return passed()
+
+
+def _forward_signature(scores: np.ndarray, problem) -> tuple[str, str]:
+    """Recognise a forward pass that skips the ReLU or a bias."""
+    X, W1, b1, W2, b2 = problem.X, *(problem.params[k] for k in ("W1", "b1", "W2", "b2"))
+    variants = {
+        "no_relu": (", as if there were no ReLU", (X @ W1 + b1) @ W2 + b2),
+        "no_b1": (", as if b1 were left out", np.maximum(X @ W1, 0) @ W2 + b2),
+        "no_b2": (", as if b2 were left out", np.maximum(X @ W1 + b1, 0) @ W2),
+    }
+    for cause, (words, value) in variants.items():
+        if find_mismatch(scores, value, REFERENCE_TOL) is None:
+            return cause, words
+    return "forward_wrong", ""
+
+
+def check_loss(student: Submission, reference: ModuleType, seed: int) -> CheckResult:
+    """softmax_cross_entropy's loss and dscores match the reference's, at N=1 and N=8 on ordinary logits."""
+    rng = rng_for(seed, "part2.loss")
+    matched_at = []
+    for N, C in ((1, 3), (8, 5)):
+        scores = rng.normal(0, 3, size=(N, C))
+        y = rng.integers(0, C, size=N)
+        loss, dscores = calls.loss_and_dscores(student, scores, y)
+        expected_loss, expected_dscores = reference.softmax_cross_entropy(scores.copy(), y.copy())
+        if find_mismatch(loss, expected_loss, REFERENCE_TOL):
+            ratio = loss / expected_loss
+            if N > 1 and abs(ratio - N) < 1e-6 * N:
+                return failed(f"with N={N} your loss is {loss:.6g}, {N}× the right {expected_loss:.6g}: it sums over "
+                              f"the batch instead of averaging.", "sum_instead_of_mean")
+            return failed(f"with N={N} your loss is {loss:.6g} but the mean cross-entropy is {expected_loss:.6g}.",
+                          "loss_wrong")
+        mismatch = find_mismatch(dscores, expected_dscores, REFERENCE_TOL)
+        if mismatch:
+            evidence = f"with N={matched_at[0]} your dscores match; " if matched_at else ""
+            onehot = np.eye(C)[y]
+            signatures = {
+                "missing_1_over_N": (expected_dscores * N, f"with N={N} dscores is {N}× too large: the 1/N of the "
+                                                           f"mean is missing (your loss value is right)"),
+                "double_1_over_N": (expected_dscores / N, f"with N={N} dscores is {N}× too small: the 1/N is applied "
+                                                          f"twice"),
+                "missing_minus_one": (expected_dscores + onehot / N, "dscores lacks the -1 at the true class: "
+                                                                     "dscores = (probs - onehot(y)) / N"),
+            }
+            for cause, (value, words) in signatures.items():
+                if N > 1 or cause == "missing_minus_one":
+                    if find_mismatch(dscores, value, REFERENCE_TOL) is None:
+                        return failed(f"{evidence}{words}. ({mismatch.describe('dscores')})", cause)
+            return failed(f"with N={N} dscores is wrong: {mismatch.describe('dscores')}.", "dscores_wrong")
+        matched_at.append(N)
+    return passed()
+
+
+def _backward_probes(student: Submission, reference: ModuleType, seed: int, key: str, with_dX: bool = False):
+    """The student's and the reference's (loss, grads) at reg = 0 on an N=1 and an N=7 problem (D=5 != H=6)."""
+    rng = rng_for(seed, key)
+    runs = []
+    for N in (1, 7):
+        problem = random_problem(rng, N, 5, 6, 4)
+        while N == 1 and (np.all(problem.z1() > 0) or np.all(problem.z1() < 0)):  # both kinds of unit at N=1
+            problem = random_problem(rng, N, 5, 6, 4)
+        loss, grads = calls.loss_and_grads(student, problem, 0.0, with_dX=with_dX)
+        p = problem.copy()
+        expected_loss, expected = reference.backward(p.X, p.y, p.params, 0.0)
+        runs.append((problem, loss, grads, expected_loss, expected))
+    return runs
+
+
+def check_backward(student: Submission, reference: ModuleType, seed: int) -> CheckResult:
+    """backward's loss and gradients (reg = 0) match the reference's."""
+    runs = _backward_probes(student, reference, seed, "part2.backward_reference")
+    for problem, loss, _, expected_loss, _ in runs:
+        if find_mismatch(loss, expected_loss, REFERENCE_TOL):
+            return failed(f"backward's loss is {loss:.6g} but should be {expected_loss:.6g} "
+                          f"(N={problem.X.shape[0]}, reg=0).", "loss_wrong")
+    probes = [Probe(problem, grads, expected, REFERENCE_TOL) for problem, _, grads, _, expected in runs]
+    return explain_gradient_mismatch(probes, "your gradients differ from the reference's", "the reference's") \
+        or passed()
+
+
+def check_dX(student: Submission, reference: ModuleType, seed: int) -> CheckResult:
+    """Bonus: grads["X"] (N, D), the input gradient, matches the reference's."""
+    for problem, _, grads, _, expected in _backward_probes(student, reference, seed, "bonus.dX", with_dX=True):
+        mismatch = find_mismatch(grads["X"], expected["X"], REFERENCE_TOL)
+        if mismatch:
+            return failed(f"grads['X'] is wrong (N={problem.X.shape[0]}): {mismatch.describe('dX')}. "
+                          f"dX = dz1·W1ᵀ has X's shape (N, D).", "dX_wrong")
+    return passed()

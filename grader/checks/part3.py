@@ -1,0 +1,203 @@
+"""Part 3 checks that need no reference: the student's numerical_gradient and rel_error, observed directly.
+
+numerical_gradient is run on grader-chosen smooth functions with known gradients, and with a recording f that sees
+every call, so the grader can tell how the student perturbs x, not only what number comes out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from grader import outputs
+from grader.compare import Tolerance, find_mismatch
+from grader.results import CheckResult, failed, passed
+from grader.seeding import rng_for
+from grader.student import Submission
+
+#: Central differences at eps = 1e-5 on this f are accurate to about 1e-10; one-sided ones are off by eps·|f''|/2,
+#: about 1e-6. 1e-8 separates the two by two orders of magnitude either side.
+NUMGRAD_TOL = Tolerance(rtol=1e-8, atol_scale=1e-8)
+
+
+@dataclass
+class SmoothFunction:
+    """f(x) = Σ w·sin(x) + 0.25·Σ x², with its exact gradient; w fixed per instance. Works for any shape of x."""
+
+    w: np.ndarray
+
+    def __call__(self, x: np.ndarray) -> float:
+        return float(np.sum(self.w * np.sin(x)) + 0.25 * np.sum(x * x))
+
+    def gradient(self, x: np.ndarray) -> np.ndarray:
+        return self.w * np.cos(x) + 0.5 * x
+
+
+def _numerical_gradient(student: Submission, f, x: np.ndarray, eps: float) -> np.ndarray:
+    result = student.call("numerical_gradient", f, x, eps)
+    return outputs.float64_array(result, "the array returned by `numerical_gradient`", x.shape, "x.shape")
+
+
+def check_accuracy(student: Submission, seed: int) -> CheckResult:
+    """The result matches the exact gradient to central-difference accuracy, for 1-D, 2-D and 3-D x."""
+    rng = rng_for(seed, "part3.numerical_gradient")
+    for shape in ((5,), (3, 4), (2, 3, 2)):
+        x = rng.normal(0, 1, size=shape)
+        f = SmoothFunction(rng.normal(0, 1, size=shape))
+        exact = f.gradient(x)
+        grad = _numerical_gradient(student, f, x, 1e-5)
+        if not np.any(grad):
+            return failed(f"numerical_gradient returned all zeros for x of shape {shape}.", "all_zeros")
+        mismatch = find_mismatch(grad, exact, NUMGRAD_TOL)
+        if mismatch:
+            return failed(f"for x of shape {shape}, {mismatch.describe('your gradient', 'the exact gradient')}.",
+                          "numgrad_inaccurate")
+    return passed()
+
+
+def check_convergence(student: Submission, seed: int) -> CheckResult:
+    """The error shrinks like eps² (central), not like eps (one-sided), from eps = 1e-2 to eps = 1e-3."""
+    rng = rng_for(seed, "part3.numerical_gradient.order")
+    x = rng.normal(0, 1, size=(4,))
+    f = SmoothFunction(rng.normal(0, 1, size=(4,)))
+    errors = [float(np.max(np.abs(_numerical_gradient(student, f, x, eps) - f.gradient(x)))) for eps in (1e-2, 1e-3)]
+    ratio = errors[0] / max(errors[1], 1e-300)
+    # Central: ratio about 100; one-sided: about 10; an eps that is ignored: about 1.
+    if ratio >= 30:
+        return passed()
+    if ratio < 3:
+        return failed(f"the error did not change between eps=1e-2 and eps=1e-3 ({errors[0]:.2g} vs {errors[1]:.2g}): "
+                      f"does numerical_gradient use its eps argument?", "ignores_eps")
+    return failed(f"the error shrank only {ratio:.0f}× from eps=1e-2 to eps=1e-3 ({errors[0]:.2g} -> {errors[1]:.2g}); "
+                  f"central differences (f(x+eps) - f(x-eps)) / (2·eps) shrink it 100× (error O(eps²)), one-sided ones "
+                  f"10× (error O(eps)).", "one_sided")
+
+
+# ------------------------------------------------------------------------------------------------ perturbation
+class ProbeError(Exception):
+    """Raised by the recording f on purpose, to see whether numerical_gradient restores x and lets it through."""
+
+
+@dataclass
+class RecordingFunction:
+    """A smooth f that records, at every call, which entries of x differ from the original and by how much."""
+
+    original: np.ndarray
+    smooth: SmoothFunction
+    raise_at_call: int = 0  # 0: never raise
+    calls: list = field(default_factory=list)  # (is the caller's own array, {flat index: delta})
+    target: np.ndarray = None
+
+    def __call__(self, x) -> float:
+        arr = np.asarray(x, dtype=np.float64)
+        if arr.shape != self.original.shape:
+            self.calls.append((x is self.target, None))
+        else:
+            changed = np.flatnonzero(arr != self.original)
+            self.calls.append((x is self.target, {int(i): float(arr.flat[i] - self.original.flat[i]) for i in changed}))
+        if len(self.calls) == self.raise_at_call:
+            raise ProbeError("raised on purpose by the grader's f")
+        return self.smooth(arr)
+
+
+def _recording_run(student: Submission, seed: int, raise_at_call: int = 0):
+    """Run numerical_gradient on a (3, 4) x with a recording f; (recorder, x afterwards, original, error raised)."""
+    rng = rng_for(seed, "part3.perturbation")
+    original = rng.normal(0, 1, size=(3, 4))
+    x = original.copy()
+    recorder = RecordingFunction(original, SmoothFunction(rng.normal(0, 1, size=(3, 4))), raise_at_call, target=x)
+    raised = None
+    try:
+        student.call("numerical_gradient", recorder, x, 1e-4, passthrough=(ProbeError,))
+    except ProbeError as error:
+        raised = error
+    return recorder, x, original, raised
+
+
+def _restored(x: np.ndarray, original: np.ndarray) -> tuple[bool, str]:
+    if np.array_equal(x, original):
+        return True, ""
+    index = np.unravel_index(int(np.argmax(x != original)), x.shape)
+    return False, (f"x{list(index)} is {x[index]!r}, was {original[index]!r}")
+
+
+def check_perturbation(student: Submission, seed: int, aspect: str) -> CheckResult:
+    """One observed property of how numerical_gradient perturbs x (each aspect is its own grading test)."""
+    eps = 1e-4
+    if aspect == "restores_on_exception":
+        recorder, x, original, raised = _recording_run(student, seed, raise_at_call=3)
+        if raised is None:
+            return failed("when f raised an exception on its 3rd call, numerical_gradient did not let it propagate "
+                          "(it was swallowed).", "swallows_exception")
+        ok, where = _restored(x, original)
+        if not ok:
+            return failed(f"when f raised on its 3rd call, x was left perturbed: {where}. Restore the saved value in "
+                          f"a `finally:` block.", "not_restored_on_exception")
+        return passed()
+    recorder, x, original, _ = _recording_run(student, seed)
+    seen = recorder.calls
+    if aspect == "own_array":
+        copies = sum(1 for own, _ in seen if not own)
+        if not seen or copies:
+            return failed(f"f was called with a copy of x, not x itself, in {copies} of {len(seen)} calls: perturb "
+                          f"the caller's array in place (f may read it through a closure, e.g. params['W1']).",
+                          "perturbs_copy")
+        return passed()
+    if aspect == "restores":
+        ok, where = _restored(x, original)
+        if not ok:
+            return failed(f"x is not bit-for-bit unchanged after numerical_gradient: {where}. Save x[i] and put "
+                          f"the saved value back; x[i] -= eps leaves rounding errors.", "not_restored")
+        return passed()
+    if aspect == "one_at_a_time":
+        for number, (_, changed) in enumerate(seen, start=1):
+            if changed is None or len(changed) > 1:
+                count = "its shape changed" if changed is None else f"{len(changed)} entries differed"
+                return failed(f"at call {number} of f, {count} from the original x: perturb one entry at a time.",
+                              "perturbs_many")
+        return passed()
+    if aspect == "both_directions":
+        size = original.size
+        plus, minus = set(), set()
+        for _, changed in seen:
+            for index, delta in (changed or {}).items():
+                tolerance = 4 * np.spacing(abs(original.flat[index]) + eps)  # x+eps is rounded to a float
+                if abs(delta - eps) <= tolerance:
+                    plus.add(index)
+                elif abs(delta + eps) <= tolerance:
+                    minus.add(index)
+        if len(plus) == size and len(minus) == size:
+            return passed()
+        return failed(f"with eps={eps:g}, f saw x[i]+eps for {len(plus)} and x[i]-eps for {len(minus)} of the "
+                      f"{size} entries: each entry must be evaluated at x[i]+eps and at x[i]-eps.", "not_central")
+    raise ValueError(f"unknown aspect {aspect!r}")
+
+
+# ------------------------------------------------------------------------------------------------ rel_error
+def check_rel_error(student: Submission) -> CheckResult:
+    """Probe values with known answers; credit per probe passed, feedback naming each failure."""
+    a = np.array([[1.0, -2.0], [3.0, 0.5]])
+    b = a.copy()
+    b[1, 0] = 1.0  # rel error 0.5 at one entry, 0 elsewhere
+    probes = [
+        ("rel_error(1e-6, 2e-6)", (1e-6, 2e-6), 1.0 / 3.0,
+         "a denominator floored at 1 (max(1, |a|+|b|)) gives about 1e-6: floor at 1e-8 or less, or none"),
+        ("rel_error(2e-6, 1e-6)", (2e-6, 1e-6), 1.0 / 3.0, "it must be symmetric"),
+        ("rel_error(0.0, 0.0)", (0.0, 0.0), 0.0, "0 where both are 0 (guard the 0/0)"),
+        ("rel_error(a, a) for an array a", (a, a.copy()), 0.0, "identical arrays give 0"),
+        ("rel_error(zeros, zeros) for arrays", (np.zeros(3), np.zeros(3)), 0.0, "0 where both are 0, entrywise"),
+        ("rel_error on arrays differing at one entry", (a, b), 0.5, "it is the MAX over entries, not a mean or sum"),
+        ("rel_error(x, -x)", (np.array([0.25, -4.0]), np.array([-0.25, 4.0])), 1.0, "|a-b|/(|a|+|b|) = 1 here"),
+    ]
+    problems = []
+    for label, args, expected, hint in probes:
+        value = outputs.number(student.call("rel_error", *args), f"the value of {label}")
+        if not abs(value - expected) <= 1e-9 * max(1.0, abs(expected)):
+            problems.append(f"{label} returned {value!r}, expected {expected:.6g}: {hint}")
+        elif student.warnings:
+            problems.append(f"{label} emitted a warning ({student.warnings[0]})")
+    if not problems:
+        return passed()
+    cause = "floored_at_1" if "floored at 1" in problems[0] else ("nan_on_zero" if "0.0, 0.0" in problems[0]
+                                                                 else "rel_error_wrong")
+    return CheckResult(1 - len(problems) / len(probes), "; ".join(problems) + ".", cause)

@@ -1,0 +1,157 @@
+"""part3.grad_check: the student's gradient checker, judged on backward functions the grader knows (instructor
+only: needs the reference and the mutants).
+
+The checker must accept correct backward passes, including one correct for a *different* loss (the reference with
+loss and gradients doubled: an honest checker differentiates backward_fn's own loss), and flag buggy ones. It is
+judged only on probe inputs where the grader's own central differences agree with the reference to 10× below the
+student's tolerance, so a correct checker is never blamed for finite-difference noise.
+"""
+from __future__ import annotations
+
+import numbers
+from types import ModuleType
+from typing import Callable
+
+import numpy as np
+
+from grader import outputs
+from grader.checks import calls
+from grader.compare import relative_error
+from grader.contract import PARAM_NAMES
+from grader.mutants import MUTANTS, mutant
+from grader.problems import Problem, random_problem
+from grader.results import CheckResult, StudentCodeError, failed, passed
+from grader.seeding import rng_for
+from grader.student import Submission
+
+TOL_RANGE = (1e-7, 1e-4)
+EPS = 1e-5
+MAX_DRAWS = 50
+#: Mutants that edit their inputs are judged elsewhere (the checker cannot be blamed for what they do to params).
+EXCLUDED_MUTANTS = {"edits_inputs"}
+
+
+def stated_tolerance(student: Submission):
+    """The student's GRAD_CHECK_TOL as a float, or None when missing or not a number."""
+    try:
+        tol = student.attribute("grad_check_tol")
+    except Exception:  # noqa: BLE001 - a missing attribute simply means no tolerance
+        return None
+    if isinstance(tol, bool) or not isinstance(tol, (numbers.Real, np.floating)):
+        return None
+    return float(tol)
+
+
+def judging_tolerance(student: Submission) -> float:
+    """The stated tolerance when it is valid, else the nearest valid one (an invalid one is charged separately)."""
+    tol = stated_tolerance(student)
+    low, high = TOL_RANGE
+    return 1e-6 if tol is None or not np.isfinite(tol) else float(min(max(tol, low), high))
+
+
+def check_tolerance(student: Submission) -> CheckResult:
+    """GRAD_CHECK_TOL is a float in [1e-7, 1e-4]."""
+    name = student.name_of("grad_check_tol")
+    value = student.attribute("grad_check_tol")
+    tol = stated_tolerance(student)
+    low, high = TOL_RANGE
+    if tol is None:
+        return failed(f"{name} is {value!r}: state your pass threshold as a float, e.g. 1e-6.", "no_tolerance")
+    if not low <= tol <= high:
+        why = ("too loose: bugs such as a missing ReLU mask on a few units can stay below it" if tol > high else
+               "too tight: finite differences in float64 are not that accurate")
+        return failed(f"{name} = {tol:g} is {why}; it must lie in [{low:g}, {high:g}].", "tolerance_out_of_range")
+    return passed()
+
+
+def own_errors(backward_fn: Callable, problem: Problem, reg: float) -> dict:
+    """The grader's own gradient check of backward_fn: rel_error per parameter, inf for a wrong shape or non-finite."""
+    p = problem.copy()
+    _, analytic = backward_fn(p.X, p.y, p.params, reg)
+    numeric = calls.central_differences(lambda q: backward_fn(q.X, q.y, q.params, reg)[0], problem.copy(), EPS)
+    errors = {}
+    for name in PARAM_NAMES:
+        grad = np.asarray(analytic[name])
+        ok = grad.shape == numeric[name].shape and np.all(np.isfinite(grad))
+        errors[name] = relative_error(grad, numeric[name]) if ok else float("inf")
+    return errors
+
+
+def select_probe(reference: ModuleType, seed: int, tol: float) -> tuple[Problem, float, float]:
+    """(problem, reg, the reference's own error): the first draw whose error is at least 10× below tol."""
+    rng = rng_for(seed, "part3.grad_check")
+    best = None
+    for _ in range(MAX_DRAWS):
+        problem = random_problem(rng, 5, 4, 3, 3)
+        reg = float(rng.uniform(0.1, 0.5))
+        error = max(own_errors(reference.backward, problem, reg).values())
+        if best is None or error < best[2]:
+            best = (problem, reg, error)
+        if error <= tol / 10:
+            break
+    return best
+
+
+def _student_errors(student: Submission, backward_fn: Callable, problem: Problem, reg: float) -> dict:
+    p = problem.copy()
+    result = student.call("grad_check", backward_fn, p.X, p.y, p.params, reg, EPS)
+    name = student.name_of("grad_check")
+    missing = [k for k in PARAM_NAMES if not isinstance(result, dict) or k not in result]
+    if missing:
+        raise StudentCodeError(f"`{name}` must return a dict with a rel_error for each of W1, b1, W2, b2; "
+                               f"{', '.join(missing)} missing.", cause="bad_output")
+    return {k: outputs.number(result[k], f"`{name}`'s result for {k!r}") for k in PARAM_NAMES}
+
+
+def _doubled(reference: ModuleType) -> Callable:
+    def backward(X, y, params, reg=0.0):
+        loss, grads = reference.backward(X, y, params, reg)
+        return 2.0 * loss, {k: 2.0 * v for k, v in grads.items()}
+    return backward
+
+
+def check_accepts_correct(student: Submission, reference: ModuleType, seed: int) -> CheckResult:
+    """Every error reported for correct backward passes is below GRAD_CHECK_TOL."""
+    tol = judging_tolerance(student)
+    problem, reg, _ = select_probe(reference, seed, tol)
+    cases = (("the reference backward", reference.backward, ""),
+             ("a backward that is correct for twice the loss (loss and gradients both doubled)", _doubled(reference),
+              " Differentiate backward_fn's OWN loss numerically; do not compare with your own backward."))
+    for label, backward_fn, hint in cases:
+        errors = _student_errors(student, backward_fn, problem, reg)
+        worst = max(errors, key=lambda k: errors[k] if np.isfinite(errors[k]) else np.inf)
+        if not all(np.isfinite(e) and e < tol for e in errors.values()):
+            return failed(f"on {label}, your grad_check reported {worst}: {errors[worst]:.3g}, above your tolerance "
+                          f"{tol:g}, though the grader's own check gives at most {tol / 10:g}.{hint}",
+                          "rejects_correct")
+    return passed()
+
+
+def check_flags_mutants(student: Submission, reference: ModuleType, seed: int) -> CheckResult:
+    """Credit for the share of visible mutants the student's grad_check flags; feedback names the missed ones."""
+    tol = judging_tolerance(student)
+    problem, reg, _ = select_probe(reference, seed, tol)
+    counted, missed = [], []
+    for kind, words in MUTANTS.items():
+        if kind in EXCLUDED_MUTANTS:
+            continue
+        backward_fn = mutant(kind)
+        with np.errstate(all="ignore"):
+            visible = any(not e < 10 * tol for e in own_errors(backward_fn, problem, reg).values())
+        if not visible:
+            continue
+        counted.append(kind)
+        try:
+            errors = _student_errors(student, backward_fn, problem, reg)
+        except Exception as error:  # noqa: BLE001 - raising on a buggy backward counts as flagging it
+            if getattr(error, "result", None) and error.result.cause in ("not_implemented", "missing",
+                                                                         "import_failed"):
+                raise
+            continue
+        if all(np.isfinite(e) and e <= tol for e in errors.values()):
+            missed.append(words)
+    share = 1 - len(missed) / len(counted)
+    if not missed:
+        return passed(f"flagged all {len(counted)} buggy backward passes.")
+    return CheckResult(share, f"your grad_check (tolerance {tol:g}) missed {len(missed)} of {len(counted)} buggy "
+                              f"backward passes: {'; '.join(missed)}.", "misses_bugs")

@@ -1,0 +1,133 @@
+"""Command line: `backprop-grader grade SUBMISSION ...` (also `python -m grader grade ...`).
+
+`grade` runs the grading tests through pytest in a child process (one process per submission: a fresh interpreter,
+no module caching between submissions, and a crash or hang of the run cannot take the CLI down), bounded by the
+rubric's total time limit. Whatever happens, a report is produced.
+
+Exit codes: 0 a report was produced (whatever the score); 1 the grader itself failed (a report saying so is still
+written); 2 a usage or rubric error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+import grader
+from grader import student
+from grader.report import Report, format_table, write_gradescope, write_json
+from grader.rubric import GRADING_TESTS_DIR, Rubric, RubricError, default_rubric_path, load_rubric
+from grader.scoring import failure_report
+from grader.seeding import derive_seed
+
+#: Output of the grading process kept for error reports, in characters.
+LOG_TAIL = 4000
+#: Pin BLAS to one thread: timings stay stable under load, and memory limits see one thread's buffers.
+CHILD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+             "PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="backprop-grader", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"backprop-grader {grader.__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    grade = commands.add_parser("grade", help="grade one submission and print the score table")
+    grade.add_argument("submission", type=Path, help="a .py file, or a folder holding the rubric's file name")
+    grade.add_argument("--rubric", type=Path, help="rubric YAML (default: the bundled rubrics/backprop.yaml)")
+    grade.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
+    grade.add_argument("--gradescope", type=Path, metavar="FILE", help="write Gradescope's results.json here")
+    grade.add_argument("--seed", type=int, help="input seed (default: derived from the submission and the salt)")
+    grade.add_argument("--timeout", type=float, metavar="S", help="override the rubric's seconds per grading test")
+    grade.add_argument("--import-timeout", type=float, metavar="S", help="override the rubric's import limit")
+    grade.add_argument("--total-timeout", type=float, metavar="S", help="override the rubric's limit for the run")
+    grade.add_argument("-v", "--verbose", action="store_true", help="also show pytest's own output")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command != "grade":
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        rubric = load_rubric(args.rubric or default_rubric_path())
+        rubric = rubric.with_time_limits(test=args.timeout, total=args.total_timeout,
+                                         **{"import": args.import_timeout})
+        source = student.locate(args.submission, rubric.submission)
+    except (RubricError, student.SubmissionNotFound) as error:
+        print(f"backprop-grader: {error}", file=sys.stderr)
+        return 2
+    seed = derive_seed(source.files, rubric.salt) if args.seed is None else args.seed
+    started = time.monotonic()
+    report, log = run_grading(source, rubric, seed)
+    elapsed = time.monotonic() - started
+    if args.verbose:
+        print(log)
+    print(format_table(report))
+    if args.json:
+        write_json(report, args.json)
+    if args.gradescope:
+        write_gradescope(report, args.gradescope, {item.id: item.visibility for item in rubric.items}, elapsed)
+    return 1 if report.error else 0
+
+
+def run_grading(source: student.SubmissionSource, rubric: Rubric, seed: int) -> tuple[Report, str]:
+    """Grade in a child pytest process; (report, the tail of its output). Never raises for the submission's sake."""
+    with tempfile.TemporaryDirectory(prefix="backprop-grader-") as work:
+        work_dir = Path(work)
+        report_path, ini = work_dir / "report.json", work_dir / "pytest.ini"
+        ini.write_text("[pytest]\n")
+        limits = rubric.time_limits
+        command = [sys.executable, "-m", "pytest", "-p", "grader.plugin", "-p", "pytest_timeout",
+                   "-p", "no:cacheprovider", "-q", "-rN", "-c", str(ini), "--rootdir", str(work_dir),
+                   "--confcutdir", str(GRADING_TESTS_DIR), "--submission", str(source.given),
+                   "--rubric", str(rubric.path), "--seed", str(seed), "--grade-json", str(report_path),
+                   "--grade-timeout", str(limits["test"]), "--grade-import-timeout", str(limits["import"])]
+        env = {**os.environ, **CHILD_ENV,
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(grader.__file__).resolve().parent.parent),
+                                                          os.environ.get("PYTHONPATH")]))}
+        log_path = work_dir / "pytest.log"
+        with open(log_path, "wb") as log_file:
+            process = subprocess.Popen(command, cwd=work_dir, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, start_new_session=True)
+            try:
+                code = process.wait(timeout=limits["total"])
+                problem = None if code in (0, 1) else f"the grading process exited with code {code}"
+            except subprocess.TimeoutExpired:
+                _kill_group(process)
+                problem = f"grading did not finish within {limits['total']:g} s (the rubric's total limit)"
+        log = _tail(log_path)
+        report = _read_report(report_path)
+        if report is None:
+            reason = problem or "the grading process wrote no report"
+            return failure_report(rubric, seed, str(source.module_path), f"{reason}. Last output:\n{log}"), log
+        return report, log
+
+
+def _read_report(path: Path) -> Optional[Report]:
+    try:
+        return Report.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
+def _tail(path: Path) -> str:
+    data = path.read_bytes()
+    text = data[-LOG_TAIL:].decode("utf-8", errors="replace")
+    return text if len(data) <= LOG_TAIL else "..." + text

@@ -1,0 +1,85 @@
+"""Array comparison with justified tolerances and numpy.testing-style messages that show the worst entry.
+
+An entry passes when |actual - expected| <= rtol·|expected| + atol, with atol = atol_scale·max|expected|: the
+absolute floor is scaled to the array's own magnitude, so entries near zero are never judged by relative error alone.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    rtol: float
+    atol_scale: float
+    atol_min: float = 0.0  # floor for arrays that are (almost) all zero
+
+
+#: Student vs reference, both float64 on the same inputs. They differ only by rounding in a different order of
+#: operations (about 1e-15 relative for these sizes); the smallest bug the grader must catch moves entries by 1e-2
+#: relative or more. 1e-7 sits between the two with a margin of 1e5 either side, and rejects float32 (about 6e-8
+#: rounding that grows to 1e-6 through the layers).
+REFERENCE_TOL = Tolerance(rtol=1e-7, atol_scale=1e-9, atol_min=1e-12)
+
+#: Analytic vs central differences with eps = 1e-5 on a loss of order 1: truncation error eps²·|f'''|/6 ≈ 1e-11,
+#: rounding error 1e-16·|f|/eps ≈ 1e-11, so about 1e-10 absolute on gradients of order 1e-2..1; inputs keep every ReLU
+#: pre-activation 1e-3 away from the kink, 25× more than any eps-step moves it. Bugs move entries by >= 1e-2 relative.
+FD_TOL = Tolerance(rtol=1e-5, atol_scale=1e-6, atol_min=1e-8)
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """The worst failing entry of a comparison."""
+
+    index: tuple[int, ...]
+    actual: float
+    expected: float
+    allowed: float
+    n_bad: int
+    size: int
+
+    def describe(self, name: str, expected_label: str = "expected") -> str:
+        where = f"{name}[{', '.join(map(str, self.index))}]" if self.index else name
+        text = (f"{where} is {self.actual:.6g} but {expected_label} is {self.expected:.6g} "
+                f"(off by {abs(self.actual - self.expected):.2g}, allowed {self.allowed:.2g})")
+        if self.size > 1:
+            text += f"; {self.n_bad} of {self.size} entries are off"
+        return text
+
+
+def find_mismatch(actual: Any, expected: Any, tol: Tolerance) -> Optional[Mismatch]:
+    """None when every entry is within tolerance, else the worst entry (non-finite entries count as worst)."""
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+    allowed = tol.rtol * np.abs(expected) + max(tol.atol_scale * scale, tol.atol_min)
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(actual - expected)
+        excess = np.where(np.isfinite(diff), diff / allowed, np.inf)
+    bad = ~(excess <= 1.0)
+    if not bad.any():
+        return None
+    flat = int(np.argmax(np.where(np.isnan(excess), np.inf, excess)))
+    index = np.unravel_index(flat, actual.shape) if actual.ndim else ()
+    return Mismatch(
+        index=tuple(int(i) for i in index),
+        actual=float(actual[index]),
+        expected=float(expected[index]),
+        allowed=float(allowed[index]) if np.ndim(allowed) else float(allowed),
+        n_bad=int(bad.sum()),
+        size=int(actual.size),
+    )
+
+
+def relative_error(a: Any, b: Any) -> float:
+    """max |a-b| / (|a|+|b|) over entries, 0 where both are 0: the contract's rel_error, the grader's own copy."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff, denom = np.abs(a - b), np.abs(a) + np.abs(b)
+        finite = np.isfinite(diff) & np.isfinite(denom)
+        ratio = np.divide(diff, denom, out=np.zeros(np.broadcast(a, b).shape), where=finite & (denom > 0))
+    ratio = np.where(finite, ratio, np.inf)
+    return float(np.max(ratio)) if ratio.size else 0.0

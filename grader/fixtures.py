@@ -1,0 +1,38 @@
+"""Fixtures of the grading tests, registered by the plugin only for a grading run (`--submission`)."""
+from __future__ import annotations
+
+from types import ModuleType
+
+import pytest
+
+from grader.student import Submission
+
+
+def _run(request: pytest.FixtureRequest):
+    from grader.plugin import STATE
+    return request.config.stash[STATE]
+
+
+@pytest.fixture(scope="session")
+def student(request: pytest.FixtureRequest) -> Submission:
+    """The imported submission (or the reason it could not be imported: every call then fails with it)."""
+    return _run(request).load_submission()
+
+
+@pytest.fixture(scope="session")
+def seed(request: pytest.FixtureRequest) -> int:
+    """The run's seed: every input the checks draw derives from it."""
+    return _run(request).seed
+
+
+@pytest.fixture(scope="session")
+def reg_factor(request: pytest.FixtureRequest) -> float:
+    """The rubric's reg convention: the factor in front of reg·(ΣW1² + ΣW2²) in the loss (0.5 or 1)."""
+    return _run(request).rubric.reg_factor
+
+
+@pytest.fixture(scope="session")
+def reference() -> ModuleType:
+    """The reference solution (instructor only)."""
+    from reference import backprop
+    return backprop

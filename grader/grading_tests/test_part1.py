@@ -1,0 +1,7 @@
+"""Part 1: shapes."""
+from grader.checks import part1
+from grader.results import expect
+
+
+def test_shapes(student):
+    expect(part1.check_shapes(student))

@@ -1,0 +1,15 @@
+"""part3.grad_check, with backward passes the grader knows: the reference and the mutants (instructor only)."""
+from grader.checks import part3_reference
+from grader.results import expect
+
+
+def test_grad_check_tolerance(student):
+    expect(part3_reference.check_tolerance(student))
+
+
+def test_grad_check_accepts_correct(student, reference, seed):
+    expect(part3_reference.check_accepts_correct(student, reference, seed))
+
+
+def test_grad_check_flags_mutants(student, reference, seed):
+    expect(part3_reference.check_flags_mutants(student, reference, seed))

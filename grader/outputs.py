@@ -1,0 +1,64 @@
+"""Validation of what student functions return: the contract's types, shapes and dtype, with precise messages.
+
+Each function returns the value in the form the checks use (a float, a float64 array, a dict of arrays) or raises
+`StudentCodeError` saying what was wrong with the returned value.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from grader.results import StudentCodeError
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    return f"a {type(value).__name__}"
+
+
+def unpack_pair(value: Any, what: str, names: str) -> tuple[Any, Any]:
+    """A 2-tuple (or 2-list) such as `(scores, cache)`; `names` spells it out for the message."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise StudentCodeError(f"{what} must return a pair {names}, got {_type_name(value)}.", cause="bad_output")
+    return value[0], value[1]
+
+
+def number(value: Any, what: str) -> float:
+    """A Python float or int, a NumPy real scalar, or a 0-d array, as float."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        raise StudentCodeError(f"{what} must be a number (a float or a 0-d array), got {_type_name(value)}.",
+                               cause="bad_output")
+    return float(value)
+
+
+def float64_array(value: Any, what: str, shape: tuple[int, ...], shape_label: str = "") -> np.ndarray:
+    """An np.ndarray of dtype float64 and the given shape."""
+    if not isinstance(value, np.ndarray):
+        raise StudentCodeError(f"{what} must be a NumPy array, got {_type_name(value)}.", cause="bad_output")
+    if value.dtype != np.float64:
+        if value.dtype == np.float32:
+            raise StudentCodeError(f"{what} is float32: the exercise requires float64 (do not cast to float32).",
+                                   cause="float32")
+        raise StudentCodeError(f"{what} has dtype {value.dtype}; the exercise requires float64.", cause="dtype")
+    if value.shape != tuple(shape):
+        label = f" = {shape_label}" if shape_label else ""
+        raise StudentCodeError(f"{what} has shape {value.shape}, expected {tuple(shape)}{label}.",
+                               cause="wrong_shape")
+    return value
+
+
+def gradient_dict(value: Any, what: str, shapes: dict, labels: dict) -> dict[str, np.ndarray]:
+    """A dict holding a float64 array of the right shape for every key of `shapes` (other keys are ignored)."""
+    if not isinstance(value, dict):
+        raise StudentCodeError(f"{what} must be a dict of arrays, got {_type_name(value)}.", cause="bad_output")
+    missing = [k for k in shapes if k not in value]
+    if missing:
+        raise StudentCodeError(f"{what} has no {', '.join(repr(k) for k in missing)} "
+                               f"(it has {', '.join(repr(k) for k in value) or 'no keys'}).", cause="bad_output")
+    return {k: float64_array(value[k], f"{what}[{k!r}]", shape, labels.get(k, ""))
+            for k, shape in shapes.items()}

@@ -1,0 +1,153 @@
+"""The pytest plugin (registered through the `pytest11` entry point). Inert unless `--submission` is given.
+
+With `--submission PATH` the run collects the grading tests that the rubric names (and nothing else), gives each the
+rubric's time limit, records each test's outcome, scores the rubric, prints the score table in the terminal summary,
+and writes the JSON / Gradescope reports when asked. The checks themselves live in grader.checks.
+"""
+from __future__ import annotations
+
+import time
+import traceback
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+from grader import fixtures, student
+from grader.report import Report, format_table, write_gradescope, write_json
+from grader.results import GradingFailure
+from grader.rubric import GRADING_TESTS_DIR, Rubric, RubricError, default_rubric_path, load_rubric
+from grader.scoring import TestOutcome, grade
+from grader.seeding import derive_seed
+
+STATE = pytest.StashKey["GradingRun"]()
+
+
+class GradingRun:
+    """Everything one grading run shares: rubric, submission, seed, and the outcomes recorded so far."""
+
+    def __init__(self, rubric: Rubric, source: student.SubmissionSource, seed: int):
+        self.rubric, self.source, self.seed = rubric, source, seed
+        self.submission: Optional[student.Submission] = None
+        self.outcomes: list[TestOutcome] = []
+        self.started = time.monotonic()
+        self._report: Optional[Report] = None
+
+    def load_submission(self) -> student.Submission:
+        if self.submission is None:
+            self.submission = student.load(self.source, self.rubric.entry_points, self.rubric.time_limits["import"])
+        return self.submission
+
+    def report(self) -> Report:
+        if self._report is None:
+            self._report = grade(self.rubric, self.outcomes, self.seed, str(self.source.module_path))
+        return self._report
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("backprop-grader", "grade a backprop submission")
+    group.addoption("--submission", metavar="PATH", help="grade this submission (a .py file or a folder)")
+    group.addoption("--rubric", metavar="FILE", help="rubric YAML (default: the bundled rubrics/backprop.yaml)")
+    group.addoption("--seed", type=int, metavar="N", help="input seed (default: derived from the submission and salt)")
+    group.addoption("--grade-json", metavar="FILE", help="write the JSON report here")
+    group.addoption("--grade-gradescope", metavar="FILE", help="write Gradescope's results.json here")
+    group.addoption("--grade-timeout", type=float, metavar="S", help="override the rubric's seconds per test")
+    group.addoption("--grade-import-timeout", type=float, metavar="S", help="override the rubric's import limit")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "grading: a backprop-grader grading test")
+    path = config.getoption("--submission", default=None)
+    if not path:
+        return
+    try:
+        rubric = load_rubric(Path(config.getoption("--rubric") or default_rubric_path()))
+        rubric = rubric.with_time_limits(test=config.getoption("--grade-timeout"),
+                                         **{"import": config.getoption("--grade-import-timeout")})
+        source = student.locate(Path(path), rubric.submission)
+    except (RubricError, student.SubmissionNotFound) as error:
+        raise pytest.UsageError(str(error)) from None
+    seed = config.getoption("--seed")
+    run = GradingRun(rubric, source, derive_seed(source.files, rubric.salt) if seed is None else seed)
+    config.stash[STATE] = run
+    config.pluginmanager.register(fixtures, "backprop-grader-fixtures")
+    modules = sorted({test.split("::")[0] for item in rubric.items for test in item.tests})
+    config.args[:] = [str(GRADING_TESTS_DIR / module) for module in modules]
+
+
+def _run(config: pytest.Config) -> Optional[GradingRun]:
+    return config.stash.get(STATE, None)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    run = _run(session.config)
+    if run is not None:
+        run.load_submission()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    run = _run(config)
+    if run is None:
+        return
+    graded = run.rubric.item_of_test()
+    keep, drop = [], []
+    for item in items:
+        (keep if _test_name(item) in graded else drop).append(item)
+    for item in keep:
+        item.add_marker(pytest.mark.timeout(run.rubric.time_limits["test"], method="signal"))
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = (yield).get_result()
+    run = _run(item.config)
+    if run is None or not (report.when == "call" or (report.when == "setup" and not report.passed)):
+        return
+    run.outcomes.append(_outcome(_test_name(item), call, run.rubric.time_limits["test"]))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    run = _run(session.config)
+    if run is None:
+        return
+    report = run.report()
+    if session.config.getoption("--grade-json"):
+        write_json(report, Path(session.config.getoption("--grade-json")))
+    if session.config.getoption("--grade-gradescope"):
+        visibility = {item.id: item.visibility for item in run.rubric.items}
+        write_gradescope(report, Path(session.config.getoption("--grade-gradescope")), visibility,
+                         time.monotonic() - run.started)
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    run = _run(config)
+    if run is not None:
+        terminalreporter.section("backprop-grader")
+        terminalreporter.write_line(format_table(run.report()))
+
+
+# ------------------------------------------------------------------------------------------------------ helpers
+def _test_name(item: pytest.Item) -> str:
+    """"module.py::function", the name rubrics use (all parametrizations of a function share it)."""
+    return f"{Path(str(item.fspath)).name}::{getattr(item, 'originalname', item.name)}"
+
+
+def _outcome(name: str, call: pytest.CallInfo, time_limit: float) -> TestOutcome:
+    """Translate what a grading test did into a TestOutcome."""
+    if call.excinfo is None:
+        return TestOutcome(name, 1.0)
+    error = call.excinfo.value
+    if isinstance(error, GradingFailure):
+        result = error.result
+        return TestOutcome(name, result.fraction, result.feedback, result.cause)
+    if isinstance(error, pytest.fail.Exception) and str(error).startswith("Timeout"):
+        return TestOutcome(name, 0.0, f"did not finish within {time_limit:g} s (the rubric's limit per test): "
+                                      f"an infinite loop, or something very slow?", "timeout")
+    if isinstance(error, pytest.skip.Exception):
+        return TestOutcome(name, 0.0, f"not run: {error}", "not_run", error=True)
+    where = traceback.format_exception_only(type(error), error)[-1].strip()
+    return TestOutcome(name, 0.0, f"the grader itself failed on this test ({where}); please report it.",
+                       "grader_error", error=True)

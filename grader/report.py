@@ -1,0 +1,132 @@
+"""Reports: the JSON report, Gradescope's results.json, and the score table printed for people."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import textwrap
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+STATUSES = ("passed", "failed", "partial", "error", "manual")
+
+
+@dataclass
+class ItemResult:
+    id: str
+    title: str
+    score: float
+    max_score: float
+    status: str  # one of STATUSES
+    feedback: str
+    cause: Optional[str] = None
+
+
+@dataclass
+class Report:
+    score: float  # autograded points earned, bonus included
+    max_score: float  # autograded points available, bonus excluded
+    seed: Optional[int]
+    items: list = field(default_factory=list)
+    submission: str = ""
+    rubric: str = ""
+    grader_version: str = ""
+    error: Optional[str] = None  # set when grading itself failed
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["items"] = [{k: v for k, v in asdict(item).items() if k != "cause" or v} for item in self.items]
+        if self.error is None:
+            del data["error"]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Report":
+        items = [ItemResult(**{k: item.get(k) for k in ItemResult.__dataclass_fields__ if k in item or k == "cause"})
+                 for item in data["items"]]
+        return cls(**{**{k: data.get(k) for k in cls.__dataclass_fields__ if k in data}, "items": items})
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write via a temporary file and a rename, so a reader never sees half a report."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        stream.write(text)
+    os.replace(temporary, path)
+
+
+def write_json(report: Report, path: Path) -> None:
+    write_atomically(path, json.dumps(report.to_json(), indent=2) + "\n")
+
+
+def gradescope_results(report: Report, visibility: dict[str, str], execution_time: float,
+                       output: str = "") -> dict[str, Any]:
+    """Gradescope's results.json: manual items are left out (graded by hand there); bonus items keep their points."""
+    tests = [{
+        "name": f"{item.id}: {item.title}",
+        "number": str(number),
+        "score": item.score,
+        "max_score": item.max_score,
+        "status": "passed" if item.status == "passed" else "failed",
+        "output": item.feedback or ("passed" if item.status == "passed" else ""),
+        "visibility": visibility.get(item.id, "visible"),
+    } for number, item in enumerate((i for i in report.items if i.status != "manual"), start=1)]
+    results = {
+        "score": report.score,
+        "execution_time": round(execution_time, 3),
+        "output": output or summary_line(report),
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
+    return results
+
+
+def write_gradescope(report: Report, path: Path, visibility: dict[str, str], execution_time: float,
+                     output: str = "") -> None:
+    results = gradescope_results(report, visibility, execution_time, output)
+    write_atomically(path, json.dumps(results, indent=2) + "\n")
+
+
+def summary_line(report: Report) -> str:
+    text = f"Total: {_points(report.score)} / {_points(report.max_score)} (bonus points included; seed {report.seed})"
+    if report.error:
+        text += f". Grading failed: {report.error}"
+    return text
+
+
+def format_table(report: Report, width: Optional[int] = None) -> str:
+    """Item, points, status and one line of feedback per item; the total; then in full every feedback the table
+    had to cut, so nothing a student needs to act on is lost."""
+    width = width or max(80, min(shutil.get_terminal_size((120, 20)).columns, 160))
+    id_width = max(len("item"), *(len(i.id) for i in report.items))
+    lines = [f"{'item':<{id_width}}  {'points':>9}  {'status':<7}  feedback"]
+    truncated = []
+    for item in report.items:
+        points = f"{_points(item.score)}/{_points(item.max_score)}" if item.status != "manual" else \
+            f"-/{_points(item.max_score)}"
+        prefix = f"{item.id:<{id_width}}  {points:>9}  {item.status:<7}  "
+        feedback = item.feedback.replace("\n", " ")
+        room = max(20, width - len(prefix))
+        if len(feedback) > room:
+            truncated.append(item)
+            feedback = feedback[:room - 3] + "..."
+        lines.append(prefix + feedback)
+    lines.append("")
+    lines.append(summary_line(report))
+    if truncated:
+        lines.append("")
+        lines.append("In full:")
+        for item in truncated:
+            wrapped = textwrap.fill(item.feedback, width=width - 4, initial_indent="  ", subsequent_indent="    ",
+                                    break_long_words=False, break_on_hyphens=False)
+            lines.append(f"- {item.id} ({_points(item.score)}/{_points(item.max_score)}):")
+            lines.append(wrapped)
+    return "\n".join(lines)
+
+
+def _points(value: float) -> str:
+    return f"{value:g}" if value == int(value) else f"{value:.2f}".rstrip("0")

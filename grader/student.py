@@ -1,0 +1,234 @@
+"""The one place where the grader touches student code: locating, importing and calling the submission.
+
+Every call into the submission goes through `Submission.call`, which turns whatever the student's code does
+(NotImplementedError, any exception, a SystemExit, an in-place edit of the caller's arrays) into a
+`StudentCodeError` whose feedback says what happened and where. Keeping this module narrow is what lets the calls
+move into a separate worker process without touching the checks.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import signal
+import sys
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Iterator, Optional
+
+import numpy as np
+
+from grader.results import StudentCodeError
+
+#: Argument names of each role, for messages about in-place edits.
+ARGUMENT_NAMES = {
+    "shapes": ("N", "D", "H", "C"),
+    "forward": ("X", "params"),
+    "softmax_cross_entropy": ("scores", "y"),
+    "backward": ("X", "y", "params", "reg"),
+    "numerical_gradient": ("f", None, "eps"),  # x is perturbed in place by contract: part3.perturbation judges it
+    "rel_error": ("a", "b"),
+    "grad_check": ("backward_fn", "X", "y", "params", "reg", "eps"),
+    "diagnose": ("analytic", "numeric"),
+}
+
+
+class SubmissionNotFound(Exception):
+    """The SUBMISSION argument names no usable file (a usage error)."""
+
+
+@dataclass(frozen=True)
+class SubmissionSource:
+    """Where a submission lives: the path given, the module file to import, and every file that makes it up."""
+
+    given: Path
+    module_path: Path
+    files: tuple[Path, ...]
+
+    @property
+    def folder(self) -> Path:
+        return self.module_path.parent
+
+
+def locate(path: Path, filename: str) -> SubmissionSource:
+    """A .py file, or a folder holding `filename` (or exactly one .py file)."""
+    path = Path(path)
+    if path.is_file():
+        if path.suffix != ".py":
+            raise SubmissionNotFound(f"{path}: a submission is a .py file or a folder, not a {path.suffix or 'plain'} file")
+        return SubmissionSource(path.resolve(), path.resolve(), (path.resolve(),))
+    if not path.is_dir():
+        raise SubmissionNotFound(f"{path}: no such file or folder")
+    files = tuple(sorted(p.resolve() for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts))
+    candidates = [path / filename] if (path / filename).is_file() else sorted(path.glob("*.py"))
+    if len(candidates) != 1:
+        found = ", ".join(p.name for p in candidates) or "no .py file"
+        raise SubmissionNotFound(f"{path}: expected {filename} (or exactly one .py file) in the folder, found {found}")
+    return SubmissionSource(path.resolve(), candidates[0].resolve(), files)
+
+
+@dataclass
+class Submission:
+    """An imported submission (or the reason it could not be imported) and its entry-point names by role."""
+
+    source: SubmissionSource
+    entry_points: dict
+    module: Optional[ModuleType] = None
+    load_error: Optional[str] = None
+    warnings: list = field(default_factory=list)  # warnings raised by the last call, as strings
+
+    @property
+    def filename(self) -> str:
+        return self.source.module_path.name
+
+    def name_of(self, role: str) -> str:
+        return self.entry_points[role]
+
+    def has(self, role: str) -> bool:
+        return self.module is not None and hasattr(self.module, self.name_of(role))
+
+    def attribute(self, role: str) -> Any:
+        """The submission's value for `role` (a function, or GRAD_CHECK_TOL)."""
+        if self.module is None:
+            raise StudentCodeError(f"{self.load_error}", cause="import_failed")
+        name = self.name_of(role)
+        if not hasattr(self.module, name):
+            raise StudentCodeError(f"{self.filename} has no `{name}`: define it with the contract's signature.",
+                                   cause="missing")
+        return getattr(self.module, name)
+
+    def call(self, role: str, *args: Any, passthrough: tuple = (), **kwargs: Any) -> Any:
+        """Call the student's function for `role`; any trouble becomes a StudentCodeError naming what happened.
+
+        Exceptions of the types in `passthrough` (raised on purpose by a grader callback) propagate unchanged.
+        """
+        function, name = self.attribute(role), self.name_of(role)
+        if not callable(function):
+            raise StudentCodeError(f"`{name}` in {self.filename} is not a function.", cause="missing")
+        snapshots = _snapshot(ARGUMENT_NAMES.get(role, ()), args)
+        try:
+            with _recording_warnings(self.warnings):
+                result = function(*args, **kwargs)
+        except passthrough:
+            raise
+        except NotImplementedError:
+            raise StudentCodeError(f"`{name}` is not implemented yet (it raises NotImplementedError).",
+                                   cause="not_implemented") from None
+        except (Exception, SystemExit) as error:
+            raise StudentCodeError(f"`{name}` raised {_describe_exception(error, self.source.module_path)}",
+                                   cause="raised") from None
+        for arg_name, current, before in snapshots:
+            if not _unchanged(before, current()):
+                raise StudentCodeError(
+                    f"`{name}` modified its input `{arg_name}` in place (e.g. `{arg_name} -= ...` or a write into a "
+                    f"view of it); the caller's arrays must stay unchanged, so work on a copy.",
+                    cause="modifies_input")
+        return result
+
+
+def load(source: SubmissionSource, entry_points: dict, import_timeout: float) -> Submission:
+    """Import the submission's module (its folder first on sys.path, for helper modules), bounded in time."""
+    submission = Submission(source, entry_points)
+    module_name = source.module_path.stem
+    spec = importlib.util.spec_from_file_location(module_name, source.module_path)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(source.folder))
+    sys.modules[module_name] = module
+    try:
+        with _time_limit(import_timeout):
+            spec.loader.exec_module(module)
+    except _ImportTimeout:
+        submission.load_error = (f"importing {submission.filename} took longer than {import_timeout:g} s: does it "
+                                 f"train or run something at import? Put such code under "
+                                 f"`if __name__ == \"__main__\":`.")
+    except SyntaxError as error:
+        submission.load_error = f"{submission.filename} does not compile: {_describe_syntax_error(error)}"
+    except SystemExit:
+        submission.load_error = f"the submission exits when imported ({submission.filename} calls exit() at import)."
+    except BaseException as error:  # noqa: BLE001 - whatever the student's import does is reported, not raised
+        submission.load_error = (f"importing {submission.filename} raised "
+                                 f"{_describe_exception(error, source.module_path)}")
+    else:
+        submission.module = module
+    if submission.module is None:
+        sys.modules.pop(module_name, None)
+    return submission
+
+
+# ------------------------------------------------------------------------------------------------------ helpers
+class _ImportTimeout(BaseException):
+    """Raised by the alarm; a BaseException so that a student's `except Exception:` does not swallow it."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    if not hasattr(signal, "setitimer") or seconds <= 0:
+        yield
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise _ImportTimeout()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@contextlib.contextmanager
+def _recording_warnings(sink: list) -> Iterator[None]:
+    """Record (not print) the call's warnings, with numpy's floating-point warnings on whatever the global state."""
+    sink.clear()
+    with warnings.catch_warnings(record=True) as caught, np.errstate(divide="warn", over="warn", invalid="warn",
+                                                                      under="ignore"):
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            sink.extend(f"{w.category.__name__}: {w.message}" for w in caught)
+
+
+def _snapshot(names: tuple, args: tuple) -> list:
+    """(label, read-current-value, copy-of-original) for every array or dict entry holding an array."""
+    snapshots = []
+    for name, value in zip(names, args):
+        if name is None:
+            continue
+        if isinstance(value, np.ndarray):
+            snapshots.append((name, lambda value=value: value, value.copy()))
+        elif isinstance(value, dict):
+            snapshots.extend((f"{name}[{key!r}]", lambda value=value, key=key: value.get(key), entry.copy())
+                             for key, entry in value.items() if isinstance(entry, np.ndarray))
+    return snapshots
+
+
+def _unchanged(before: np.ndarray, after: Any) -> bool:
+    return (isinstance(after, np.ndarray) and before.shape == after.shape and before.dtype == after.dtype
+            and np.array_equal(before, after, equal_nan=True))
+
+
+def _describe_syntax_error(error: SyntaxError) -> str:
+    text = f"{type(error).__name__} at line {error.lineno}: {error.msg}"
+    if error.text:
+        text += f" in `{error.text.strip()}`"
+    return text
+
+
+def _describe_exception(error: BaseException, module_path: Path) -> str:
+    """'ValueError: ... at backprop.py line 42: `dW1 = dz1 @ X`', pointing at the student's deepest line."""
+    message = str(error)
+    message = message if len(message) <= 300 else message[:300] + "..."
+    text = f"{type(error).__name__}: {message}".rstrip(": ")
+    frames = [f for f in traceback.extract_tb(error.__traceback__)
+              if Path(f.filename).resolve().parent == module_path.parent]
+    if frames:
+        frame = frames[-1]
+        text += f" at {Path(frame.filename).name} line {frame.lineno}"
+        if frame.line:
+            text += f": `{frame.line.strip()}`"
+    return text
