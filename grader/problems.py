@@ -41,8 +41,9 @@ class Problem:
 
 
 def random_problem(rng: np.random.Generator, N: int, D: int, H: int, C: int,
-                   kink_margin: float = KINK_MARGIN, max_tries: int = 1000) -> Problem:
-    """Draw inputs until every pre-activation is at least `kink_margin` from 0 (0 disables the margin)."""
+                   kink_margin: float = KINK_MARGIN, both_states: int = 0, max_tries: int = 1000) -> Problem:
+    """Draw inputs until every pre-activation is at least `kink_margin` from 0 (0 disables the margin) and every
+    example has at least `both_states` active and as many inactive hidden units (to localise ReLU-mask bugs)."""
     for _ in range(max_tries):
         X = np.clip(rng.standard_normal((N, D)), -4, 4)
         params = {
@@ -52,6 +53,8 @@ def random_problem(rng: np.random.Generator, N: int, D: int, H: int, C: int,
             "b2": 0.1 * rng.standard_normal(C),
         }
         problem = Problem(X, rng.integers(0, C, size=N), {k: params[k] for k in PARAM_NAMES})
-        if np.min(np.abs(problem.z1())) >= kink_margin:
+        z1 = problem.z1()
+        active = (z1 > 0).sum(axis=1)
+        if np.min(np.abs(z1)) >= kink_margin and np.all(active >= both_states) and np.all(H - active >= both_states):
             return problem
     raise RuntimeError(f"no inputs with a kink margin of {kink_margin} in {max_tries} draws for N={N}, H={H}")

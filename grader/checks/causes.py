@@ -5,7 +5,7 @@ probes of different batch sizes N. Signatures, in the order they are tried:
   - every parameter off by one common factor: N (1/N missing), 1/N (1/N applied twice), -1, or another constant;
   - a square weight gradient equal to the transpose of the right one;
   - only the bias gradients off, by 1/N (averaged instead of summed);
-  - only layer 1 off, and on the N=1 probe only for hidden units whose ReLU is off (the ReLU mask);
+  - only layer 1 off, and on the N=1 probe db1 (= dz1) wrong only as a wrong ReLU mask makes it (the mask);
   - only layer 1, or only layer 2, off.
 Otherwise the feedback says that no known signature fits and shows the worst entry.
 """
@@ -74,54 +74,77 @@ def _factor_cause(probe: Probe, names: Sequence[str]) -> Optional[tuple[float, s
     return c, "constant_factor", f"{c:.4g}× the expected value"
 
 
-def _relu_inactive_only(probe: Probe) -> bool:
-    """On an N=1 probe, db1 is dz1 itself: are its wrong entries exactly at units whose ReLU is off?"""
+def _relu_mask_signature(probe: Probe) -> Optional[str]:
+    """On an N=1 probe db1 is dz1 itself. When every wrong entry is either nonzero at a unit whose ReLU is off or
+    zero at an active unit, describe that; else None."""
     if probe.N != 1:
-        return False
+        return None
     inactive = probe.problem.z1()[0] <= 0
-    wrong = np.abs(probe.actual["b1"] - probe.expected["b1"]) > probe.tol.rtol * np.abs(probe.expected["b1"]) + 1e-9
-    return bool(wrong.any()) and bool(np.all(inactive[wrong]))
+    actual, expected = probe.actual["b1"], probe.expected["b1"]
+    wrong = np.abs(actual - expected) > probe.tol.rtol * np.abs(expected) + 1e-9
+    leaks = wrong & inactive
+    blocks = wrong & ~inactive & (actual == 0)
+    if not wrong.any() or np.any(wrong & ~leaks & ~blocks):
+        return None
+    parts = []
+    if leaks.any():
+        parts.append(f"nonzero at {int(leaks.sum())} hidden unit(s) whose ReLU is off (z1 <= 0)")
+    if blocks.any():
+        parts.append(f"zero at {int(blocks.sum())} active unit(s) (z1 > 0)")
+    return " and ".join(parts)
 
 
 def explain_gradient_mismatch(probes: Sequence[Probe], what: str, expected_label: str) -> Optional[CheckResult]:
-    """None when every probe matches; otherwise a failed CheckResult naming the cause and the probe that shows it."""
-    bad = [(probe, probe.mismatched()) for probe in probes]
-    failing = [(probe, mism) for probe, mism in bad if mism]
+    """None when every probe matches; otherwise a failed CheckResult naming the cause and the probe that shows it.
+
+    Failing probes are read smallest N first and the first recognised signature is reported (with two bugs at
+    once, N=1 often shows one of them alone, since a missing 1/N is invisible there); if none is recognised, the
+    feedback says so and shows the worst entry of the largest probe.
+    """
+    compared = [(probe, probe.mismatched()) for probe in sorted(probes, key=lambda p: p.N)]
+    failing = [(probe, mism) for probe, mism in compared if mism]
     if not failing:
         return None
-    good_sizes = [probe.N for probe, mism in bad if not mism]
-    probe, mism = failing[-1]
-    evidence = f"with N={probe.N}, "
-    if good_sizes:
-        evidence = f"with N={good_sizes[0]} your gradients match; " + evidence
-    worst_name = max(mism, key=lambda k: abs(mism[k].actual - mism[k].expected) / (mism[k].allowed or 1))
-    worst = mism[worst_name].describe(f"grads[{worst_name!r}]", expected_label)
+    matching_sizes = [probe.N for probe, mism in compared if not mism]
+    for probe, mism in failing:
+        evidence = f"with N={probe.N} "
+        if matching_sizes and matching_sizes[0] < probe.N:
+            evidence = f"with N={matching_sizes[0]} your gradients match; " + evidence
+        worst_name = max(mism, key=lambda k: abs(mism[k].actual - mism[k].expected) / (mism[k].allowed or 1))
+        worst = mism[worst_name].describe(f"grads[{worst_name!r}]", expected_label)
+        found = _signature(probe, mism, evidence, worst)
+        if found:
+            return failed(f"{what}: {found[1]}", found[0])
+    return failed(f"{what}: {evidence}{', '.join(sorted(mism))} are wrong and the mismatch fits no signature the "
+                  f"grader knows (a common factor, a transpose, one layer only, the ReLU mask). Worst entry: {worst}",
+                  "unknown")
 
+
+def _signature(probe: Probe, mism: dict, evidence: str, worst: str) -> Optional[tuple[str, str]]:
+    """(cause, words) for the first signature this probe's mismatch fits, else None."""
     if set(mism) == set(PARAM_NAMES):
         found = _factor_cause(probe, PARAM_NAMES)
         if found:
-            _, cause, words = found
-            return failed(f"{what}: {evidence}every gradient is {words}. ({worst})", cause)
+            return found[1], f"{evidence}every gradient is {found[2]}. ({worst})"
     for name in ("W1", "W2"):
         a, e = probe.actual[name], probe.expected[name]
         if name in mism and a.shape[0] == a.shape[1] and find_mismatch(a, e.T, probe.tol) is None:
-            return failed(f"{what}: {evidence}grads[{name!r}] is the transpose of the right gradient: "
-                          f"d{name} = (input)ᵀ·(upstream gradient) has the parameter's shape. ({worst})", "transposed")
-    if set(mism) == BIASES or set(mism) <= BIASES:
+            return "transposed", (f"{evidence}grads[{name!r}] is the transpose of the right gradient: d{name} = "
+                                  f"(input)ᵀ·(upstream gradient) has the parameter's shape. ({worst})")
+    if set(mism) <= BIASES:
         found = _factor_cause(probe, sorted(mism))
         if found and probe.N > 1 and _close(found[0], 1.0 / probe.N):
-            return failed(f"{what}: {evidence}the bias gradients are {probe.N}× too small: a bias gradient is a sum "
-                          f"over the batch, not a mean. ({worst})", "bias_averaged")
+            return "bias_averaged", (f"{evidence}the bias gradients are {probe.N}× too small: a bias gradient is a "
+                                     f"sum over the batch, not a mean. ({worst})")
     if set(mism) <= LAYER1:
-        one = [p for p, m in bad if p.N == 1 and m and set(m) <= LAYER1]
-        if one and _relu_inactive_only(one[0]):
-            return failed(f"{what}: only layer 1 is wrong, and with N=1 grads['b1'] is wrong exactly at hidden units "
-                          f"whose ReLU is off (z1 <= 0): the ReLU mask is wrong; the gradient must be zero where "
-                          f"z1 <= 0 and pass through unchanged elsewhere. ({worst})", "relu_mask")
-        return failed(f"{what}: {evidence}only layer 1 (W1, b1) is wrong while layer 2 matches: look at the ReLU "
-                      f"backward step and below it. ({worst})", "layer1")
+        signature = _relu_mask_signature(probe)
+        if signature:
+            return "relu_mask", (f"{evidence}only layer 1 is wrong, and grads['b1'] (which is dz1 at N=1) is "
+                                 f"{signature}: the ReLU mask is wrong. The gradient must be zero where z1 <= 0 and "
+                                 f"pass through unchanged where z1 > 0: dz1 = dh1 * (z1 > 0). ({worst})")
+        return "layer1", (f"{evidence}only layer 1 (W1, b1) is wrong while layer 2 matches: look at the ReLU "
+                          f"backward step and below it. ({worst})")
     if set(mism) <= LAYER2:
-        return failed(f"{what}: {evidence}only layer 2 (W2, b2) is wrong while layer 1 matches: look at dW2 and db2. "
-                      f"({worst})", "layer2")
-    return failed(f"{what}: {evidence}{', '.join(sorted(mism))} are wrong and the mismatch fits no signature the "
-                  f"grader knows (a common factor, a transpose, one layer only). Worst entry: {worst}", "unknown")
+        return "layer2", (f"{evidence}only layer 2 (W2, b2) is wrong while layer 1 matches: look at dW2 and db2. "
+                          f"({worst})")
+    return None

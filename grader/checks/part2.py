@@ -82,7 +82,7 @@ def check_backward_fd(student: Submission, seed: int) -> CheckResult:
     rng = rng_for(seed, "part2.backward_fd")
     probes = []
     for N in (1, 6):
-        problem = random_problem(rng, N, 4, 5, 3)
+        problem = random_problem(rng, N, 4, 6, 3, both_states=2 if N == 1 else 0)
         loss, grads = calls.loss_and_grads(student, problem)
         if not np.isfinite(loss):
             return failed(f"backward's loss is {loss} on ordinary inputs (N={N}).", "not_finite")

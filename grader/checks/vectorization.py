@@ -14,7 +14,6 @@ from typing import Callable
 
 import numpy as np
 
-from grader.checks import calls
 from grader.problems import random_problem
 from grader.results import CheckResult, failed, passed
 from grader.seeding import rng_for
@@ -46,13 +45,14 @@ def count_line_events(call: Callable[[], object]) -> int:
 
 
 def _calls_at(student: Submission, role: str, N: int, seed: int) -> Callable[[], object]:
+    """A call of the student's `role` on fresh copies of size-N inputs (outputs are judged by other items)."""
     problem = random_problem(rng_for(seed, f"part2.vectorized.{N}"), N, 10, 10, 5, kink_margin=0.0)
+    scores = problem.X[:, :5] * 3.0
     if role == "forward":
-        return lambda: calls.forward_scores(student, problem)
+        return lambda: student.call(role, problem.X.copy(), problem.copy().params)
     if role == "softmax_cross_entropy":
-        scores = problem.X[:, :5] * 3.0
-        return lambda: calls.loss_and_dscores(student, scores, problem.y)
-    return lambda: calls.loss_and_grads(student, problem)
+        return lambda: student.call(role, scores.copy(), problem.y.copy())
+    return lambda: student.call(role, problem.X.copy(), problem.y.copy(), problem.copy().params, 0.0)
 
 
 def check_vectorized(student: Submission, role: str, seed: int) -> CheckResult:

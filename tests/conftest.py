@@ -1,0 +1,74 @@
+"""Shared fixtures of the grader's own tests.
+
+numpy is imported first: pytester's in-process runs snapshot sys.modules and would otherwise drop it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy  # noqa: F401
+import pytest
+
+from grader import student
+from grader.contract import ENTRY_POINTS
+
+REPO = Path(__file__).resolve().parents[1]
+SUBMISSIONS = REPO / "tests" / "submissions"
+#: Short limits for the grader's own tests: a correct submission needs well under a second per grading test.
+FAST_LIMITS = ["--timeout", "20", "--import-timeout", "5"]
+
+
+def run_cli(*args: str, cwd: Path = REPO, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`python -m grader ARGS` in a child process, with the repository importable."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "grader", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def grade_file(path: Path, report_path: Path, *extra: str) -> dict:
+    """Grade one submission through the CLI; the JSON report plus the exit code and printed output."""
+    result = run_cli("grade", str(path), "--json", str(report_path), *FAST_LIMITS, *extra)
+    report = json.loads(report_path.read_text()) if report_path.exists() else None
+    return {"code": result.returncode, "stdout": result.stdout, "stderr": result.stderr, "report": report}
+
+
+def grade_many(paths: dict, out_dir: Path) -> dict:
+    """Grade several submissions in parallel (one CLI process each; two at a time on two cores)."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {name: pool.submit(grade_file, path, out_dir / f"{name}.report.json")
+                   for name, path in paths.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def mutate(source: str, *replacements: tuple) -> str:
+    """`source` with each (old, new) applied; old must occur exactly once, so a test states its bug precisely."""
+    for old, new in replacements:
+        count = source.count(old)
+        assert count == 1, f"{old!r} occurs {count} times in the base submission"
+        source = source.replace(old, new)
+    return source
+
+
+def load_code(tmp_path: Path, code: str, name: str = "backprop.py") -> student.Submission:
+    """Import a submission written inline (dedented) through the grader's own loader."""
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(code))
+    return student.load(student.locate(path, name), dict(ENTRY_POINTS), import_timeout=5)
+
+
+@pytest.fixture
+def submission_from(tmp_path):
+    """submission_from(code) -> an imported Submission of that code."""
+    counter = iter(range(1000))
+
+    def make(code: str) -> student.Submission:
+        folder = tmp_path / f"sub{next(counter)}"
+        folder.mkdir()
+        return load_code(folder, code)
+    return make

@@ -1,0 +1,140 @@
+"""End to end through the CLI: each submission loses exactly the items its mistake breaks, with feedback that names
+the mistake. Buggy submissions are the typical correct one (submissions/student_correct.py) with one bug written in,
+shown as the (old, new) lines replaced, so each row of the table reads as a diff.
+"""
+from __future__ import annotations
+
+import pytest
+
+from conftest import REPO, SUBMISSIONS, grade_many, mutate
+
+AUTOGRADED = ["part1.shapes", "part2.forward", "part2.loss", "part2.stability", "part2.backward_reference",
+              "part2.backward_fd", "part2.regularization", "part2.vectorized", "part3.numerical_gradient",
+              "part3.perturbation", "part3.rel_error", "part3.grad_check", "part4.diagnose", "bonus.dX"]
+MANUAL = ["part1.derivation", "part4.writeup"]
+
+BASE = (SUBMISSIONS / "student_correct.py").read_text()
+FORWARD_INLINE = ('    scores, cache = forward(X, params)    # (N, C)\n    _, z1, h1 = cache                     # (N, H), (N, H)\n',
+                  '    z1 = X @ W1 + params["b1"]            # (N, H): forward pass inlined in float64\n'
+                  '    h1 = np.maximum(z1, 0.0)              # (N, H)\n'
+                  '    scores = h1 @ W2 + params["b2"]       # (N, C)\n')
+
+#: name -> (replacements on the base, or a file; items lost; {item: (cause, words the feedback must contain)}).
+CASES = {
+    "reference": (REPO / "reference" / "backprop.py", set(), {}),
+    "template": (REPO / "student_template" / "backprop.py", set(AUTOGRADED),
+                 {item: (None, "not implemented") for item in AUTOGRADED if item != "part3.grad_check"}),
+    "student_correct": (SUBMISSIONS / "student_correct.py", set(), {}),
+    "style_einsum": (SUBMISSIONS / "style_einsum.py", set(), {}),
+    "style_eye": (SUBMISSIONS / "style_eye.py", set(), {}),
+    "style_logsumexp": (SUBMISSIONS / "style_logsumexp.py", set(), {}),
+    "missing_1_over_N": (
+        [("    dscores /= N\n", "")],
+        {"part2.loss", "part2.backward_reference", "part2.backward_fd", "bonus.dX"},
+        {"part2.loss": ("missing_1_over_N", "1/N of the mean is missing"),
+         "part2.backward_reference": ("missing_1_over_N", "with N=1 your gradients match; with N=7 every gradient is "
+                                                          "7× too large: the 1/N of the mean is missing"),
+         "part2.backward_fd": ("missing_1_over_N", "6× too large")}),
+    "no_max_shift": (
+        [("    shifted = scores - scores.max(axis=1, keepdims=True)", "    shifted = scores")],
+        {"part2.stability"},
+        {"part2.stability": ("unstable_softmax", "maximum")}),
+    "relu_mask_from_upstream": (
+        [("    dz1 = dh1 * (z1 > 0)\n", "    dz1 = dh1 * (dh1 > 0)\n")],
+        {"part2.backward_reference", "part2.backward_fd", "bonus.dX"},
+        {"part2.backward_reference": ("relu_mask", "zero at"), "part2.backward_fd": ("relu_mask", "ReLU mask")}),
+    "no_relu_mask": (
+        [("    dz1 = dh1 * (z1 > 0)\n", "    dz1 = dh1\n")],
+        {"part2.backward_reference", "part2.backward_fd", "bonus.dX"},
+        {"part2.backward_reference": ("relu_mask", "ReLU is off"), "part2.backward_fd": ("relu_mask", "z1 <= 0")}),
+    "float32_forward": (
+        [FORWARD_INLINE, ("    scores = h1 @ W2 + b2                # (N, C)\n",
+                          "    scores = (h1 @ W2 + b2).astype(np.float32)\n")],
+        {"part2.forward"},
+        {"part2.forward": ("float32", "float32: the exercise requires float64")}),
+    "syntax_error": (
+        [("def forward(X, params):", "def forward(X, params)")],
+        set(AUTOGRADED),
+        {item: ("import_failed", "SyntaxError at line") for item in AUTOGRADED if item != "part3.grad_check"}),
+    "bias_averaged": (
+        [("    db1 = dz1.sum(axis=0)\n", "    db1 = dz1.mean(axis=0)\n")],
+        {"part2.backward_reference", "part2.backward_fd"},
+        {"part2.backward_reference": ("bias_averaged", "a bias gradient is a sum over the batch"),
+         "part2.backward_fd": ("bias_averaged", "6× too small")}),
+    "reg_missing_in_dW1": (
+        [("    dW1 = dW1 + reg * W1                  # (D, H)\n", "")],
+        {"part2.regularization"},
+        {"part2.regularization": ("reg_missing_in_grad", "reg·W is missing from dW1")}),
+    "reg_doubled_in_dW2": (
+        [("    dW2 = dW2 + reg * W2                  # (H, C)\n", "    dW2 = dW2 + 2 * reg * W2\n")],
+        {"part2.regularization"},
+        {"part2.regularization": ("reg_doubled_in_grad", "twice reg·W")}),
+}
+
+
+def _path(name, spec, folder):
+    if not isinstance(spec, list):
+        return spec
+    path = folder / name / "backprop.py"
+    path.parent.mkdir()
+    path.write_text(mutate(BASE, *spec))
+    return path
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("outcomes")
+    return grade_many({name: _path(name, spec, folder) for name, (spec, _, _) in CASES.items()}, folder)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_exact_items_lost_and_feedback(graded, name):
+    _, lost, feedback = CASES[name]
+    result = graded[name]
+    assert result["code"] == 0, result["stderr"]
+    report = result["report"]
+    items = {item["id"]: item for item in report["items"]}
+    assert list(items) == [i for i in items if i in AUTOGRADED or i in MANUAL]
+    actually_lost = {i for i in AUTOGRADED if items[i]["score"] < items[i]["max_score"]}
+    assert actually_lost == lost, {i: items[i]["feedback"] for i in actually_lost ^ lost}
+    for item_id in AUTOGRADED:
+        item = items[item_id]
+        assert item["status"] == ("passed" if item_id not in lost else item["status"])
+        if item_id in lost:
+            assert item["status"] in ("failed", "partial") and item["feedback"], item
+    for item_id, (cause, words) in feedback.items():
+        assert words in items[item_id]["feedback"], items[item_id]
+        if cause:
+            assert items[item_id].get("cause") == cause, items[item_id]
+    for item_id in MANUAL:
+        assert items[item_id]["status"] == "manual" and items[item_id]["score"] == 0
+    assert report["max_score"] == 100
+    assert report["score"] == pytest.approx(sum(items[i]["score"] for i in AUTOGRADED))
+    assert isinstance(report["seed"], int)
+
+
+@pytest.mark.parametrize("name", ["reference", "student_correct", "style_einsum", "style_eye", "style_logsumexp"])
+def test_correct_submissions_earn_every_point_and_the_bonus(graded, name):
+    report = graded[name]["report"]
+    assert report["score"] == 105 and report["max_score"] == 100
+    assert "Total: 105 / 100" in graded[name]["stdout"]
+
+
+def test_template_says_not_implemented_for_every_item(graded):
+    report = graded["template"]["report"]
+    assert report["score"] == 0
+    grad_check = next(i for i in report["items"] if i["id"] == "part3.grad_check")
+    assert "GRAD_CHECK_TOL is None" in grad_check["feedback"] and "not implemented" in grad_check["feedback"]
+
+
+def test_syntax_error_feedback_quotes_the_line(graded):
+    items = {i["id"]: i for i in graded["syntax_error"]["report"]["items"]}
+    assert "`def forward(X, params)`" in items["part2.forward"]["feedback"]
+    assert "backprop.py does not compile" in items["part2.forward"]["feedback"]
+
+
+def test_table_lists_every_item_with_points_and_status(graded):
+    stdout = graded["missing_1_over_N"]["stdout"]
+    assert "part2.loss" in stdout and "0/8" in stdout and "failed" in stdout
+    assert "part1.derivation" in stdout and "manual" in stdout
+    assert "Total: 70 / 100" in stdout
