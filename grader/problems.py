@@ -19,7 +19,7 @@ KINK_MARGIN = 1e-3
 
 @dataclass
 class Problem:
-    """One set of inputs: X (N, D) float64, y (N,) int64, params {"W1": (D, H), "b1": (H,), "W2": (H, C), "b2": (C,)}."""
+    """One set of inputs: X (N, D) float64, y (N,) int, params {"W1": (D, H), "b1": (H,), "W2": (H, C), "b2": (C,)}."""
 
     X: np.ndarray
     y: np.ndarray
@@ -31,7 +31,7 @@ class Problem:
         (N, D), (H, C) = self.X.shape, self.params["W2"].shape
         return N, D, H, C
 
-    def copy(self) -> "Problem":
+    def copy(self) -> Problem:
         """Fresh copies of every array: each call into student code gets its own, so in-place edits show."""
         return Problem(self.X.copy(), self.y.copy(), {k: v.copy() for k, v in self.params.items()})
 

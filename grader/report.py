@@ -43,7 +43,7 @@ class Report:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Report":
+    def from_json(cls, data: dict[str, Any]) -> Report:
         items = [ItemResult(**{k: item.get(k) for k in ItemResult.__dataclass_fields__ if k in item or k == "cause"})
                  for item in data["items"]]
         return cls(**{**{k: data.get(k) for k in cls.__dataclass_fields__ if k in data}, "items": items})

@@ -57,7 +57,7 @@ class Rubric:
     def reg_factor(self) -> float:
         return REG_CONVENTIONS[self.reg_convention]
 
-    def with_time_limits(self, **overrides: Optional[float]) -> "Rubric":
+    def with_time_limits(self, **overrides: Optional[float]) -> Rubric:
         """A copy with some time limits replaced (None keeps the rubric's value)."""
         limits = {**self.time_limits, **{k: v for k, v in overrides.items() if v is not None}}
         return Rubric(**{**self.__dict__, "time_limits": limits})

@@ -57,7 +57,8 @@ def locate(path: Path, filename: str) -> SubmissionSource:
     path = Path(path)
     if path.is_file():
         if path.suffix != ".py":
-            raise SubmissionNotFound(f"{path}: a submission is a .py file or a folder, not a {path.suffix or 'plain'} file")
+            kind = path.suffix or "plain"
+            raise SubmissionNotFound(f"{path}: a submission is a .py file or a folder, not a {kind} file")
         return SubmissionSource(path.resolve(), path.resolve(), (path.resolve(),))
     if not path.is_dir():
         raise SubmissionNotFound(f"{path}: no such file or folder")

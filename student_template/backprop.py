@@ -10,7 +10,6 @@ in forward, softmax_cross_entropy or backward. Never modify the caller's arrays 
 Fill in every function; each one raises NotImplementedError until you do. Check your work with
 `pytest --submission backprop.py`.
 """
-import numpy as np
 
 
 # ------------------------------------------------------------------------------------------------------ Part 1

@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy  # noqa: F401
@@ -36,14 +35,6 @@ def grade_file(path: Path, report_path: Path, *extra: str) -> dict:
     result = run_cli("grade", str(path), "--json", str(report_path), *FAST_LIMITS, *extra)
     report = json.loads(report_path.read_text()) if report_path.exists() else None
     return {"code": result.returncode, "stdout": result.stdout, "stderr": result.stderr, "report": report}
-
-
-def grade_many(paths: dict, out_dir: Path) -> dict:
-    """Grade several submissions in parallel (one CLI process each; two at a time on two cores)."""
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {name: pool.submit(grade_file, path, out_dir / f"{name}.report.json")
-                   for name, path in paths.items()}
-        return {name: future.result() for name, future in futures.items()}
 
 
 def mutate(source: str, *replacements: tuple) -> str:

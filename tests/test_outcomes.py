@@ -5,8 +5,7 @@ shown as the (old, new) lines replaced, so each row of the table reads as a diff
 from __future__ import annotations
 
 import pytest
-
-from conftest import REPO, SUBMISSIONS, grade_many, mutate
+from conftest import REPO, SUBMISSIONS, grade_file, mutate
 
 AUTOGRADED = ["part1.shapes", "part2.forward", "part2.loss", "part2.stability", "part2.backward_reference",
               "part2.backward_fd", "part2.regularization", "part2.vectorized", "part3.numerical_gradient",
@@ -14,7 +13,8 @@ AUTOGRADED = ["part1.shapes", "part2.forward", "part2.loss", "part2.stability", 
 MANUAL = ["part1.derivation", "part4.writeup"]
 
 BASE = (SUBMISSIONS / "student_correct.py").read_text()
-FORWARD_INLINE = ('    scores, cache = forward(X, params)    # (N, C)\n    _, z1, h1 = cache                     # (N, H), (N, H)\n',
+FORWARD_INLINE = ('    scores, cache = forward(X, params)    # (N, C)\n'
+                  '    _, z1, h1 = cache                     # (N, H), (N, H)\n',
                   '    z1 = X @ W1 + params["b1"]            # (N, H): forward pass inlined in float64\n'
                   '    h1 = np.maximum(z1, 0.0)              # (N, H)\n'
                   '    scores = h1 @ W2 + params["b2"]       # (N, C)\n')
@@ -72,22 +72,31 @@ CASES = {
 }
 
 
-def _path(name, spec, folder):
-    if not isinstance(spec, list):
-        return spec
-    path = folder / name / "backprop.py"
-    path.parent.mkdir()
-    path.write_text(mutate(BASE, *spec))
-    return path
-
-
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def graded(tmp_path_factory):
+    """graded[name]: the CLI's result for case `name`, graded once per test process on first use (so pytest-xdist
+    spreads the gradings over its workers)."""
     folder = tmp_path_factory.mktemp("outcomes")
-    return grade_many({name: _path(name, spec, folder) for name, (spec, _, _) in CASES.items()}, folder)
+
+    class Cache(dict):
+        def __missing__(self, name):
+            spec = CASES[name][0]
+            path = spec
+            if isinstance(spec, list):
+                path = folder / name / "backprop.py"
+                path.parent.mkdir()
+                path.write_text(mutate(BASE, *spec))
+            self[name] = grade_file(path, folder / f"{name}.report.json")
+            return self[name]
+    return Cache()
 
 
-@pytest.mark.parametrize("name", CASES)
+def on_one_worker(*names):
+    """Each case's tests run in the test process that graded it (pytest-xdist --dist loadgroup)."""
+    return [pytest.param(name, marks=pytest.mark.xdist_group(name)) for name in names]
+
+
+@pytest.mark.parametrize("name", on_one_worker(*CASES))
 def test_exact_items_lost_and_feedback(graded, name):
     _, lost, feedback = CASES[name]
     result = graded[name]
@@ -113,13 +122,15 @@ def test_exact_items_lost_and_feedback(graded, name):
     assert isinstance(report["seed"], int)
 
 
-@pytest.mark.parametrize("name", ["reference", "student_correct", "style_einsum", "style_eye", "style_logsumexp"])
+@pytest.mark.parametrize("name", on_one_worker("reference", "student_correct", "style_einsum", "style_eye",
+                                                "style_logsumexp"))
 def test_correct_submissions_earn_every_point_and_the_bonus(graded, name):
     report = graded[name]["report"]
     assert report["score"] == 105 and report["max_score"] == 100
     assert "Total: 105 / 100" in graded[name]["stdout"]
 
 
+@pytest.mark.xdist_group("template")
 def test_template_says_not_implemented_for_every_item(graded):
     report = graded["template"]["report"]
     assert report["score"] == 0
@@ -127,12 +138,14 @@ def test_template_says_not_implemented_for_every_item(graded):
     assert "GRAD_CHECK_TOL is None" in grad_check["feedback"] and "not implemented" in grad_check["feedback"]
 
 
+@pytest.mark.xdist_group("syntax_error")
 def test_syntax_error_feedback_quotes_the_line(graded):
     items = {i["id"]: i for i in graded["syntax_error"]["report"]["items"]}
     assert "`def forward(X, params)`" in items["part2.forward"]["feedback"]
     assert "backprop.py does not compile" in items["part2.forward"]["feedback"]
 
 
+@pytest.mark.xdist_group("missing_1_over_N")
 def test_table_lists_every_item_with_points_and_status(graded):
     stdout = graded["missing_1_over_N"]["stdout"]
     assert "part2.loss" in stdout and "0/8" in stdout and "failed" in stdout

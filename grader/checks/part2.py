@@ -56,8 +56,8 @@ def check_large_offsets(student: Submission, seed: int, part: str) -> CheckResul
         return passed()
     mismatch = find_mismatch(dscores, base_dscores, REFERENCE_TOL)
     if mismatch:
-        return failed(f"with logits near ±1e4 dscores is wrong: {mismatch.describe('dscores', 'with the rows shifted back near 0 it')}. "
-                      f"{hint}", "unstable_softmax")
+        shifted_back = mismatch.describe("dscores", "with the rows shifted back near 0 it")
+        return failed(f"with logits near ±1e4 dscores is wrong: {shifted_back}. {hint}", "unstable_softmax")
     return passed()
 
 

@@ -63,25 +63,24 @@ def make_case(rng: np.random.Generator, label: str) -> tuple[dict, dict]:
 def check_diagnose(student: Submission, seed: int) -> CheckResult:
     """Chance-corrected accuracy over CASES_PER_LABEL cases of each of the seven labels."""
     rng = rng_for(seed, "part4.diagnose")
-    wrong, total = {}, 0
-    for label in DIAGNOSE_LABELS:
-        for _ in range(CASES_PER_LABEL):
-            analytic, numeric = make_case(rng, label)
-            total += 1
-            try:
-                answer = student.call("diagnose", analytic, numeric)
-            except StudentCodeError as error:
-                if error.result.cause in ("not_implemented", "missing", "import_failed"):
-                    raise
-                answer = f"<raised: {error.result.feedback}>"
-            if not (isinstance(answer, str) and answer == label):
-                wrong.setdefault(label, []).append(answer if isinstance(answer, str) else repr(answer))
-    accuracy = 1 - sum(len(v) for v in wrong.values()) / total
-    chance = 1 / len(DIAGNOSE_LABELS)
-    score = max(0.0, (accuracy - chance) / (1 - chance))
+    labels = [label for label in DIAGNOSE_LABELS for _ in range(CASES_PER_LABEL)]
+    wrong, total = {}, len(labels)
+    for label in rng.permutation(labels):  # shuffled: an answer that follows the order of calls earns nothing
+        label = str(label)
+        analytic, numeric = make_case(rng, label)
+        try:
+            answer = student.call("diagnose", analytic, numeric)
+        except StudentCodeError as error:
+            if error.result.cause in ("not_implemented", "missing", "import_failed"):
+                raise
+            answer = f"<raised: {error.result.feedback}>"
+        if not (isinstance(answer, str) and answer == label):
+            wrong.setdefault(label, []).append(answer if isinstance(answer, str) else repr(answer))
+    right, k = total - sum(len(v) for v in wrong.values()), len(DIAGNOSE_LABELS)
+    score = max(0.0, (k * right - total) / ((k - 1) * total))  # (accuracy - 1/k) / (1 - 1/k), exact at chance
     if not wrong:
         return CheckResult(1.0, f"all {total} cases labelled right.")
     details = "; ".join(f"{label}: {len(answers)} of {CASES_PER_LABEL} wrong (answered "
                         f"{', '.join(sorted(set(a[:40] for a in answers)))})" for label, answers in wrong.items())
-    return CheckResult(score, f"{total - sum(map(len, wrong.values()))} of {total} cases right (chance-corrected "
+    return CheckResult(score, f"{right} of {total} cases right (chance-corrected "
                               f"score {score:.2f}). {details}.", "diagnose_wrong")

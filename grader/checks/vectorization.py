@@ -12,8 +12,6 @@ from __future__ import annotations
 import sys
 from typing import Callable
 
-import numpy as np
-
 from grader.problems import random_problem
 from grader.results import CheckResult, failed, passed
 from grader.seeding import rng_for

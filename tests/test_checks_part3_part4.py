@@ -1,0 +1,462 @@
+"""Parts 3 and 4 in process: each check run directly on small inline submissions, asserting the exact verdict.
+
+Every variant below is a real way students write numerical_gradient, rel_error, grad_check or diagnose. The tests
+state the exact fraction, the cause code and the words the feedback must carry, over several seeds, so a verdict
+never depends on the grader's random inputs.
+"""
+from __future__ import annotations
+
+import pytest
+from conftest import SUBMISSIONS
+
+from grader.checks import part3, part3_reference, part4
+from grader.contract import DIAGNOSE_LABELS
+from grader.results import CheckResult, StudentCodeError
+from reference import backprop as reference
+
+SEEDS = (0, 1, 2)
+ASPECTS = ("one_at_a_time", "both_directions", "restores", "restores_on_exception", "own_array")
+CORRECT = (SUBMISSIONS / "student_correct.py").read_text()
+
+#: Words the feedback must contain for each cause, so a student reading it learns what was observed.
+WORDS = {
+    "one_sided": ["one-sided", "O(eps)"],
+    "ignores_eps": ["eps"],
+    "numgrad_inaccurate": ["exact gradient"],
+    "all_zeros": ["all zeros"],
+    "perturbs_many": ["one entry at a time"],
+    "not_central": ["x[i]+eps", "x[i]-eps"],
+    "not_restored": ["bit-for-bit"],
+    "not_restored_on_exception": ["raised", "finally"],
+    "perturbs_copy": ["copy"],
+    "floored_at_1": ["floored at 1"],
+    "nan_on_zero": ["0.0, 0.0"],
+    "rel_error_wrong": ["expected"],
+    "not_max": ["MAX"],
+    "warns": ["warning"],
+    "tolerance_out_of_range": ["[1e-07, 0.0001]"],
+    "no_tolerance": ["GRAD_CHECK_TOL is", "as a float"],
+    "rejects_correct": ["above your tolerance"],
+    "misses_bugs": ["missed"],
+    "diagnose_wrong": ["chance-corrected"],
+}
+
+
+def outcome(check, *args) -> CheckResult:
+    """What a check reports, whether it returns its result or raises it as a StudentCodeError."""
+    try:
+        return check(*args)
+    except StudentCodeError as error:
+        return error.result
+
+
+def assert_verdict(result: CheckResult, cause, fraction=None) -> None:
+    """cause None: a full pass. Otherwise that cause, the feedback words for it, and the fraction (default 0)."""
+    if cause is None:
+        assert (result.fraction, result.cause) == (1.0, None), result.feedback
+        return
+    assert result.cause == cause, result
+    assert result.fraction == (0.0 if fraction is None else fraction), result
+    for word in WORDS[cause]:
+        assert word in result.feedback, (word, result.feedback)
+
+
+# ============================================================================================ numerical_gradient
+def numgrad(body: str) -> str:
+    """A submission holding only numerical_gradient, whose loop over the entries of x is `body`."""
+    return ("import numpy as np\n\ndef numerical_gradient(f, x, eps=1e-5):\n"
+            "    grad = np.zeros(x.shape)\n" + body + "    return grad\n")
+
+
+#: The correct loop, for reference: save, +eps, -eps, restore in `finally`.
+#:     for i in np.ndindex(x.shape):
+#:         old = x[i]
+#:         try:
+#:             x[i] = old + eps; fp = f(x); x[i] = old - eps; fm = f(x)
+#:         finally:
+#:             x[i] = old
+#:         grad[i] = (fp - fm) / (2 * eps)
+NUMGRAD_WRONG = {
+    # (f(x+eps) - f(x)) / eps: error O(eps), and x-eps is never seen.
+    "one_sided": (numgrad("""\
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        try:
+            x[i] = old + eps
+            fp = f(x)
+        finally:
+            x[i] = old
+        grad[i] = (fp - f(x)) / eps
+"""), {"accuracy": "numgrad_inaccurate", "convergence": "one_sided", "both_directions": "not_central"}),
+    # `x += eps` instead of `x[i] += eps`: every entry moves at each call (restored exactly, in `finally`). The
+    # convergence check sees an error that does not shrink and guesses "ignores eps" (a secondary symptom).
+    "whole_array": (numgrad("""\
+    for i in np.ndindex(x.shape):
+        old = x.copy()
+        try:
+            x += eps
+            fp = f(x)
+            x[...] = old - eps
+            fm = f(x)
+        finally:
+            x[...] = old
+        grad[i] = (fp - fm) / (2 * eps)
+"""), {"accuracy": "numgrad_inaccurate", "convergence": "ignores_eps", "one_at_a_time": "perturbs_many"}),
+    # x[i] is left at old - eps: later calls see several entries moved, x is changed afterwards. (The grader's test
+    # functions are separable, so the gradient itself comes out right, and it is not called one-sided.)
+    "no_restore": (numgrad("""\
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + eps
+        fp = f(x)
+        x[i] = old - eps
+        fm = f(x)
+        grad[i] = (fp - fm) / (2 * eps)
+"""), {"one_at_a_time": "perturbs_many", "restores": "not_restored",
+       "restores_on_exception": "not_restored_on_exception"}),
+    # Restores the saved value, but not in `finally`: only the exception probe sees it.
+    "restore_on_success": (numgrad("""\
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + eps
+        fp = f(x)
+        x[i] = old - eps
+        fm = f(x)
+        x[i] = old
+        grad[i] = (fp - fm) / (2 * eps)
+"""), {"restores_on_exception": "not_restored_on_exception"}),
+    # Restores by arithmetic: ((x+eps) - 2eps) + eps is off by an ulp (the probe's entries are chosen so that it
+    # is), and there is no `finally`. The ulp residue is not counted as a second perturbed entry.
+    "restore_by_arithmetic": (numgrad("""\
+    for i in np.ndindex(x.shape):
+        x[i] += eps
+        fp = f(x)
+        x[i] -= 2 * eps
+        fm = f(x)
+        x[i] += eps
+        grad[i] = (fp - fm) / (2 * eps)
+"""), {"restores": "not_restored", "restores_on_exception": "not_restored_on_exception"}),
+    # Perturbs copies of x: f never sees the caller's array (a closure over params["W1"] would see no change).
+    "perturbs_copy": (numgrad("""\
+    for i in np.ndindex(x.shape):
+        xp, xm = x.copy(), x.copy()
+        xp[i] += eps
+        xm[i] -= eps
+        grad[i] = (f(xp) - f(xm)) / (2 * eps)
+"""), {"own_array": "perturbs_copy"}),
+    # +eps twice: f(x+eps) - f(x+eps) = 0 everywhere. The error then cannot shrink with eps either.
+    "same_direction_twice": (numgrad("""\
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        try:
+            x[i] = old + eps
+            fp = f(x)
+            x[i] = old + eps
+            fm = f(x)
+        finally:
+            x[i] = old
+        grad[i] = (fp - fm) / (2 * eps)
+"""), {"accuracy": "all_zeros", "convergence": "ignores_eps", "both_directions": "not_central"}),
+    # A hard-coded step: right at eps=1e-5 (the accuracy probe), blind to the eps asked for.
+    "ignores_eps": (numgrad("""\
+    h = 1e-5
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        try:
+            x[i] = old + h
+            fp = f(x)
+            x[i] = old - h
+            fm = f(x)
+        finally:
+            x[i] = old
+        grad[i] = (fp - fm) / (2 * h)
+"""), {"convergence": "ignores_eps", "both_directions": "not_central"}),
+}
+
+NUMGRAD_CORRECT = {
+    # np.nditer with readwrite: writes go through the iterator's 0-d view of the entry.
+    "nditer_readwrite": """\
+    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
+    for entry in it:
+        old = entry.item()
+        try:
+            entry[...] = old + eps
+            fp = f(x)
+            entry[...] = old - eps
+            fm = f(x)
+        finally:
+            entry[...] = old
+        grad[it.multi_index] = (fp - fm) / (2 * eps)
+""",
+    # A flat view (x is contiguous, so reshape(-1) is a view): writes reach x.
+    "flat_view": """\
+    flat, gflat = x.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        try:
+            flat[i] = old + eps
+            fp = f(x)
+            flat[i] = old - eps
+            fm = f(x)
+        finally:
+            flat[i] = old
+        gflat[i] = (fp - fm) / (2 * eps)
+""",
+    # np.ndindex, with an extra call of f at the unperturbed point (allowed by the contract).
+    "ndindex": """\
+    f(x)
+    for ix in np.ndindex(*x.shape):
+        saved = x[ix]
+        try:
+            x[ix] = saved + eps
+            up = f(x)
+            x[ix] = saved - eps
+            down = f(x)
+        finally:
+            x[ix] = saved
+        grad[ix] = (up - down) / (2 * eps)
+""",
+}
+
+
+def numgrad_verdicts(student, seed: int) -> dict:
+    verdicts = {"accuracy": outcome(part3.check_accuracy, student, seed),
+                "convergence": outcome(part3.check_convergence, student, seed)}
+    verdicts.update({aspect: outcome(part3.check_perturbation, student, seed, aspect) for aspect in ASPECTS})
+    return verdicts
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("name", NUMGRAD_WRONG)
+def test_numerical_gradient_written_wrong(submission_from, name, seed):
+    code, failures = NUMGRAD_WRONG[name]
+    verdicts = numgrad_verdicts(submission_from(code), seed)
+    for check, result in verdicts.items():
+        assert_verdict(result, failures.get(check))  # every check not listed passes in full
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("name", NUMGRAD_CORRECT)
+def test_numerical_gradient_in_unusual_styles(submission_from, name, seed):
+    verdicts = numgrad_verdicts(submission_from(numgrad(NUMGRAD_CORRECT[name])), seed)
+    for result in verdicts.values():
+        assert_verdict(result, None)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_unrestored_x_is_not_called_one_sided(submission_from, seed):
+    code, _ = NUMGRAD_WRONG["no_restore"]
+    assert outcome(part3.check_convergence, submission_from(code), seed).cause != "one_sided"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_restore_by_minus_eps_is_seen(submission_from, seed):
+    student = submission_from(numgrad("""\
+    for i in np.ndindex(x.shape):
+        x[i] += eps
+        fp = f(x)
+        x[i] -= eps
+        x[i] -= eps
+        fm = f(x)
+        x[i] += eps
+        grad[i] = (fp - fm) / (2 * eps)
+"""))
+    assert_verdict(outcome(part3.check_perturbation, student, seed, "restores"), "not_restored")
+
+
+def test_restore_feedback_shows_plain_numbers(submission_from):
+    code, _ = NUMGRAD_WRONG["restore_by_arithmetic"]
+    result = outcome(part3.check_perturbation, submission_from(code), 0, "restores")
+    assert result.cause == "not_restored" and "np." not in result.feedback, result.feedback
+
+
+# ============================================================================================ rel_error
+def rel_error(body: str) -> str:
+    """A submission holding only rel_error: a and b as float arrays, then `body`."""
+    return ("import numpy as np\n\ndef rel_error(a, b):\n"
+            "    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)\n"
+            "    num, den = np.abs(a - b), np.abs(a) + np.abs(b)\n" + body)
+
+
+#: name -> (source, cause or None for a pass, fraction). Seven probes; credit per probe passed.
+REL_ERROR = {
+    # A tiny floor (allowed by the contract): 0/1e-12 = 0 for both-zero entries.
+    "tiny_floor": (rel_error("    return float(np.max(num / np.maximum(den, 1e-12)))\n"), None, 1.0),
+    # np.where guarding 0/0, with the 0/0 warning silenced.
+    "where_zero": (rel_error("""\
+    with np.errstate(invalid="ignore"):
+        return float(np.max(np.where(den == 0, 0.0, num / den)))
+"""), None, 1.0),
+    "reference": ("from reference.backprop import rel_error\n", None, 1.0),
+    # max(1, |a|+|b|): 1e-6 vs 2e-6 gives 1e-6 instead of 1/3.
+    "floored_at_1": (rel_error("    return float(np.max(num / np.maximum(1.0, den)))\n"), "floored_at_1", 1 - 1 / 7),
+    # No guard: 0/0 is nan, for scalars and for arrays.
+    "nan_on_zero": (rel_error("    return float(np.max(num / den))\n"), "nan_on_zero", 1 - 2 / 7),
+    # The mean over entries instead of the max.
+    "mean": (rel_error("""\
+    return float(np.mean(np.divide(num, den, out=np.zeros_like(num), where=den > 0)))
+"""), "not_max", 1 - 1 / 7),
+    # Returns 0 for 0/0 but computes num/den first: a RuntimeWarning on both zero probes.
+    "warns_on_zero": (rel_error("    return float(np.max(np.where(den == 0, 0.0, num / den)))\n"), "warns",
+                      1 - 2 / 7),
+}
+
+
+@pytest.mark.parametrize("name", REL_ERROR)
+def test_rel_error(submission_from, name):
+    code, cause, fraction = REL_ERROR[name]
+    result = outcome(part3.check_rel_error, submission_from(code))
+    assert_verdict(result, cause, fraction)
+    extra = {"floored_at_1": "1e-06", "nan_on_zero": "nan", "warns_on_zero": "warning", "mean": "0.125"}
+    assert extra.get(name, "") in result.feedback
+
+
+# ============================================================================================ grad_check
+GRAD_CHECK_ZEROS = ("import numpy as np\n\nGRAD_CHECK_TOL = 1e-6\n\n"
+                    "def grad_check(backward_fn, X, y, params, reg=0.0, eps=1e-5):\n"
+                    "    return {k: 0.0 for k in ('W1', 'b1', 'W2', 'b2')}\n")
+
+#: Appended to the correct submission (a later def replaces the earlier one).
+GRAD_CHECK_OWN_BACKWARD = '''
+def grad_check(backward_fn, X, y, params, reg=0.0, eps=1e-5):
+    """Compares backward_fn with MY backward instead of with finite differences of backward_fn's loss."""
+    _, theirs = backward_fn(X, y, params, reg)
+    _, mine = backward(X, y, params, reg)
+    return {k: rel_error(theirs[k], mine[k]) if np.shape(theirs[k]) == np.shape(mine[k]) else float("inf")
+            for k in ("W1", "b1", "W2", "b2")}
+'''
+
+GRAD_CHECK_ONE_SIDED = '''
+def grad_check(backward_fn, X, y, params, reg=0.0, eps=1e-5):
+    """Forward differences (f(p+eps) - f(p)) / eps, otherwise a careful checker."""
+    loss0, analytic = backward_fn(X, y, params, reg)
+    errors = {}
+    for k in ("W1", "b1", "W2", "b2"):
+        p, num = params[k], np.zeros_like(params[k])
+        for i in np.ndindex(p.shape):
+            old = p[i]
+            try:
+                p[i] = old + eps
+                num[i] = (backward_fn(X, y, params, reg)[0] - loss0) / eps
+            finally:
+                p[i] = old
+        errors[k] = rel_error(analytic[k], num) if np.shape(analytic[k]) == p.shape else float("inf")
+    return errors
+'''
+
+
+def tol(value: str) -> str:
+    return f"\nGRAD_CHECK_TOL = {value}\n"
+
+
+@pytest.mark.parametrize("value, cause", [
+    ("1e-6", None), ("1e-4", None), ("1e-7", None),
+    ("1e-2", "tolerance_out_of_range"),  # too loose
+    ("1e-9", "tolerance_out_of_range"),  # too tight
+    ("None", "no_tolerance"),            # the template's value
+    ("'1e-6'", "no_tolerance"),          # a string is not a float
+])
+def test_grad_check_tolerance(submission_from, value, cause):
+    assert_verdict(outcome(part3_reference.check_tolerance, submission_from(CORRECT + tol(value))), cause)
+
+
+def test_loose_tolerance_is_charged_once(submission_from):
+    """GRAD_CHECK_TOL = 1e-2 loses the tolerance test; the checker itself is judged at 1e-4 and passes."""
+    student = submission_from(CORRECT + tol("1e-2"))
+    assert "too loose" in outcome(part3_reference.check_tolerance, student).feedback
+    assert_verdict(outcome(part3_reference.check_accepts_correct, student, reference, 0), None)
+    assert_verdict(outcome(part3_reference.check_flags_mutants, student, reference, 0), None)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("code", [CORRECT, "from reference.backprop import *\n"], ids=["student_correct", "reference"])
+def test_correct_grad_check_passes(submission_from, code, seed):
+    student = submission_from(code)
+    assert_verdict(outcome(part3_reference.check_tolerance, student), None)
+    assert_verdict(outcome(part3_reference.check_accepts_correct, student, reference, seed), None)
+    result = outcome(part3_reference.check_flags_mutants, student, reference, seed)
+    assert_verdict(result, None)
+    assert "flagged all" in result.feedback
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_grad_check_returning_zeros_flags_nothing(submission_from, seed):
+    student = submission_from(GRAD_CHECK_ZEROS)
+    # Zeros "accept" every correct backward; the mutation score is where such a checker loses everything.
+    assert_verdict(outcome(part3_reference.check_accepts_correct, student, reference, seed), None)
+    result = outcome(part3_reference.check_flags_mutants, student, reference, seed)
+    assert_verdict(result, "misses_bugs", 0.0)
+    assert "dscores without the 1/N" in result.feedback
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_grad_check_against_own_backward_rejects_doubled_loss(submission_from, seed):
+    student = submission_from(CORRECT + GRAD_CHECK_OWN_BACKWARD)
+    result = outcome(part3_reference.check_accepts_correct, student, reference, seed)
+    assert_verdict(result, "rejects_correct")
+    assert "twice the loss" in result.feedback and "OWN loss" in result.feedback
+    assert "0.333" in result.feedback  # 2g vs g: |2g - g| / (|2g| + |g|) = 1/3
+    # It does flag mutants, all but the one whose gradients are right for the mean (only its loss is summed).
+    flagged = outcome(part3_reference.check_flags_mutants, student, reference, seed)
+    assert flagged.cause == "misses_bugs" and "missed 1 of" in flagged.feedback
+    assert "the loss summed over the batch" in flagged.feedback
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("value", ["1e-6", "1e-4"])
+def test_one_sided_grad_check_rejects_correct(submission_from, value, seed):
+    """Forward differences err by O(eps) on the gradient: a relative error of 1e-4..1e-2 on the smallest entries of
+    dW1, above even the loosest allowed tolerance (1e-4). So the checker really does reject correct backward passes,
+    and losing check_accepts_correct is the right verdict; it still flags every mutant."""
+    student = submission_from(CORRECT + GRAD_CHECK_ONE_SIDED + tol(value))
+    result = outcome(part3_reference.check_accepts_correct, student, reference, seed)
+    assert_verdict(result, "rejects_correct")
+    assert "on the reference backward" in result.feedback
+    assert_verdict(outcome(part3_reference.check_flags_mutants, student, reference, seed), None)
+
+
+# ============================================================================================ diagnose
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("label", DIAGNOSE_LABELS)
+def test_constant_diagnose_scores_zero(submission_from, label, seed):
+    student = submission_from(f"def diagnose(analytic, numeric):\n    return {label!r}\n")
+    result = outcome(part4.check_diagnose, student, seed)
+    # Chance-corrected: right on 4 of 28 cases = chance. The score is computed in floating point and comes out
+    # as 6.5e-17, not exactly 0 (the item's rounded score is 0).
+    assert result.fraction == pytest.approx(0.0, abs=1e-12)
+    assert result.cause == "diagnose_wrong"
+    assert "4 of 28 cases right" in result.feedback and f"(answered {label})" in result.feedback
+
+
+RANDOM_DIAGNOSE = """\
+import numpy as np
+rng = np.random.default_rng(0)
+def diagnose(analytic, numeric):
+    return str(rng.choice(["shape", "nan", "ok", "scale", "layer1", "layer2", "other"]))
+"""
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_random_diagnose_scores_near_zero(submission_from, seed):
+    result = outcome(part4.check_diagnose, submission_from(RANDOM_DIAGNOSE), seed)
+    assert result.fraction <= 0.2 and result.cause == "diagnose_wrong"
+
+
+def test_diagnose_counting_its_calls_scores_zero(submission_from):
+    student = submission_from("""\
+import itertools
+LABELS = ["shape", "nan", "ok", "scale", "layer1", "layer2", "other"]
+calls = itertools.count()
+def diagnose(analytic, numeric):
+    return LABELS[next(calls) // 4 % 7]
+""")
+    assert outcome(part4.check_diagnose, student, 0).fraction <= 0.2
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("code", [CORRECT, "from reference.backprop import diagnose\n"],
+                         ids=["student_correct", "reference"])
+def test_correct_diagnose_scores_full(submission_from, code, seed):
+    result = outcome(part4.check_diagnose, submission_from(code), seed)
+    assert (result.fraction, result.cause) == (1.0, None)
+    assert "all 28 cases labelled right" in result.feedback

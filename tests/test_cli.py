@@ -1,0 +1,177 @@
+"""The CLI's contract: what it accepts, its exit codes, reproducible seeds, time limits, and reports that are
+always written (JSON and Gradescope's results.json)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from conftest import REPO, SUBMISSIONS, grade_file, mutate, run_cli
+
+from grader.seeding import derive_seed
+
+BASE = (SUBMISSIONS / "student_correct.py").read_text()
+REFERENCE = REPO / "reference" / "backprop.py"
+
+
+def items_of(report: dict) -> dict:
+    return {item["id"]: item for item in report["items"]}
+
+
+def lost(report: dict) -> set:
+    return {i["id"] for i in report["items"] if i["status"] != "manual" and i["score"] < i["max_score"]}
+
+
+def test_usage_errors_exit_2(tmp_path):
+    missing = run_cli("grade", str(tmp_path / "nope.py"))
+    assert missing.returncode == 2 and "no such file or folder" in missing.stderr
+    folder = tmp_path / "two"
+    folder.mkdir()
+    (folder / "a.py").write_text("x = 1\n")
+    (folder / "b.py").write_text("x = 2\n")
+    ambiguous = run_cli("grade", str(folder))
+    assert ambiguous.returncode == 2 and "expected backprop.py (or exactly one .py file)" in ambiguous.stderr
+    assert "found a.py, b.py" in ambiguous.stderr
+    assert run_cli().returncode == 2
+
+
+def test_folder_submission_with_a_helper_module(tmp_path):
+    folder = tmp_path / "alice"
+    folder.mkdir()
+    (folder / "layers.py").write_text("import numpy as np\n\ndef relu(z):\n    return np.maximum(z, 0.0)\n")
+    (folder / "notes.txt").write_text("not code\n")
+    (folder / "backprop.py").write_text(mutate(
+        BASE, ("    h1 = np.maximum(z1, 0.0)             # (N, H)\n", "    h1 = relu(z1)\n"),
+        ("import numpy as np\n", "import numpy as np\nfrom layers import relu\n")))
+    result = grade_file(folder, tmp_path / "r.json")
+    assert result["code"] == 0 and result["report"]["score"] == 105, result["stdout"]
+
+
+def test_other_file_name_and_entry_points_from_the_rubric(tmp_path):
+    rubric = yaml.safe_load((REPO / "rubrics" / "backprop.yaml").read_text())
+    rubric.update(submission="my_net.py", entry_points={"backward": "loss_and_grads", "grad_check_tol": "TOL"})
+    rubric_path = tmp_path / "rubric.yaml"
+    rubric_path.write_text(yaml.safe_dump(rubric))
+    source = BASE.replace("def backward(", "def loss_and_grads(").replace("forward(X, params)    # (N, C)",
+                                                                           "forward(X, params)    # (N, C)")
+    source = source.replace("GRAD_CHECK_TOL = 1e-6", "TOL = 1e-6")
+    folder = tmp_path / "bob"
+    folder.mkdir()
+    (folder / "my_net.py").write_text(source)
+    result = grade_file(folder, tmp_path / "r.json", "--rubric", str(rubric_path))
+    assert result["report"]["score"] == 105, result["stdout"]
+    # The same file under the default rubric lacks `backward` and `GRAD_CHECK_TOL`, and is told so.
+    default = grade_file(folder / "my_net.py", tmp_path / "d.json")
+    feedback = items_of(default["report"])["part2.backward_fd"]["feedback"]
+    assert "my_net.py has no `backward`" in feedback
+
+
+def test_seed_is_derived_from_content_and_salt_and_can_be_overridden(tmp_path):
+    a = tmp_path / "a.py"
+    a.write_text(BASE)
+    b = tmp_path / "b.py"
+    b.write_text(BASE + "\n# edited\n")
+    assert derive_seed([a], "salt") == derive_seed([a], "salt")
+    assert derive_seed([a], "salt") != derive_seed([a], "pepper")
+    assert derive_seed([a], "salt") != derive_seed([b], "salt")
+    first = grade_file(a, tmp_path / "1.json", "--seed", "12345")["report"]
+    second = grade_file(a, tmp_path / "2.json", "--seed", "12345")["report"]
+    assert first["seed"] == 12345
+    assert first == second
+
+
+def test_same_bug_same_report_whatever_the_seed(tmp_path):
+    path = tmp_path / "backprop.py"
+    path.write_text(mutate(BASE, ("    dscores /= N\n", "")))
+    causes = set()
+    for seed in ("1", "2"):
+        report = grade_file(path, tmp_path / f"{seed}.json", "--seed", seed)["report"]
+        assert lost(report) == {"part2.loss", "part2.backward_reference", "part2.backward_fd", "bonus.dX"}
+        causes.add(items_of(report)["part2.backward_reference"]["cause"])
+    assert causes == {"missing_1_over_N"}
+
+
+def test_hanging_import_and_infinite_loop_are_bounded(tmp_path):
+    sleepy = tmp_path / "sleepy"
+    sleepy.mkdir()
+    (sleepy / "backprop.py").write_text("import time\ntime.sleep(60)\n" + BASE)
+    report = grade_file(sleepy, tmp_path / "s.json", "--import-timeout", "1")["report"]
+    assert report["score"] == 0
+    assert "took longer than 1 s" in items_of(report)["part2.forward"]["feedback"]
+
+    looping = tmp_path / "looping"
+    looping.mkdir()
+    (looping / "backprop.py").write_text(mutate(BASE, ('    names = ("W1", "b1", "W2", "b2")\n',
+                                                       '    while True:\n        pass\n')))
+    result = grade_file(looping, tmp_path / "l.json", "--timeout", "1")
+    report = result["report"]
+    assert result["code"] == 0
+    assert lost(report) == {"part4.diagnose"}
+    assert "did not finish within 1 s" in items_of(report)["part4.diagnose"]["feedback"]
+    assert items_of(report)["part4.diagnose"]["cause"] == "timeout"
+
+
+def test_exit_at_import_is_named(tmp_path):
+    path = tmp_path / "backprop.py"
+    path.write_text("import sys\nsys.exit(0)\n" + BASE)
+    report = grade_file(path, tmp_path / "r.json")["report"]
+    assert report["score"] == 0
+    assert "the submission exits when imported" in items_of(report)["part1.shapes"]["feedback"]
+
+
+def test_grader_failure_still_writes_both_reports_and_exits_1(tmp_path):
+    path = tmp_path / "backprop.py"
+    path.write_text(mutate(BASE, ("    W1, W2 = params[\"W1\"], params[\"W2\"]   # (D, H), (H, C)\n",
+                                  "    import time; time.sleep(60)\n")))
+    out, gradescope = tmp_path / "report.json", tmp_path / "results.json"
+    result = run_cli("grade", str(path), "--json", str(out), "--gradescope", str(gradescope),
+                     "--timeout", "60", "--total-timeout", "3")
+    assert result.returncode == 1
+    report = json.loads(out.read_text())
+    assert report["score"] == 0 and "did not finish within 3 s" in report["error"]
+    assert {i["status"] for i in report["items"]} == {"error", "manual"}
+    results = json.loads(gradescope.read_text())
+    assert results["score"] == 0 and "Grading failed" in results["output"]
+
+
+def test_gradescope_results_follow_the_specification(tmp_path):
+    rubric = yaml.safe_load((REPO / "rubrics" / "backprop.yaml").read_text())
+    next(i for i in rubric["items"] if i["id"] == "part4.diagnose")["visibility"] = "after_published"
+    rubric_path = tmp_path / "rubric.yaml"
+    rubric_path.write_text(yaml.safe_dump(rubric))
+    path = tmp_path / "backprop.py"
+    path.write_text(mutate(BASE, ("    dscores /= N\n", "")))
+    out = tmp_path / "results.json"
+    result = run_cli("grade", str(path), "--rubric", str(rubric_path), "--gradescope", str(out), "--timeout", "20")
+    assert result.returncode == 0
+    results = json.loads(out.read_text())
+    assert set(results) == {"score", "execution_time", "output", "stdout_visibility", "tests"}
+    assert isinstance(results["score"], float) and results["score"] == 70
+    assert isinstance(results["execution_time"], float) and results["execution_time"] > 0
+    assert results["stdout_visibility"] in ("hidden", "visible")
+    names = [t["name"] for t in results["tests"]]
+    assert not any(n.startswith(("part1.derivation", "part4.writeup")) for n in names)  # manual: graded by hand
+    assert len(names) == 14
+    for test in results["tests"]:
+        assert set(test) == {"name", "number", "score", "max_score", "status", "output", "visibility"}
+        assert test["status"] in ("passed", "failed")
+        assert isinstance(test["score"], float) and isinstance(test["max_score"], float)
+        assert test["visibility"] in ("visible", "hidden", "after_due_date", "after_published")
+    by_id = {t["name"].split(":")[0]: t for t in results["tests"]}
+    assert by_id["part4.diagnose"]["visibility"] == "after_published"
+    assert by_id["part2.loss"]["status"] == "failed" and "1/N" in by_id["part2.loss"]["output"]
+    assert by_id["bonus.dX"]["max_score"] == 5.0
+
+
+def test_python_dash_m_and_console_script_agree(tmp_path):
+    import shutil
+    import subprocess
+    script = shutil.which("backprop-grader")
+    if script is None:
+        pytest.skip("the package is not installed (pip install .): no console script to compare")
+    via_script = subprocess.run([script, "grade", str(REFERENCE), "--seed", "7", "--timeout", "20"],
+                                capture_output=True, text=True, cwd=tmp_path)
+    via_module = run_cli("grade", str(REFERENCE), "--seed", "7", "--timeout", "20")
+    assert via_script.returncode == via_module.returncode == 0
+    assert via_script.stdout == via_module.stdout
+    assert "Total: 105 / 100" in via_script.stdout

@@ -1,0 +1,37 @@
+"""The pytest plugin: `pytest --submission PATH` gives the same scores as the CLI and prints the score table;
+without --submission the plugin does nothing."""
+from __future__ import annotations
+
+import json
+
+from conftest import REPO, SUBMISSIONS, grade_file, mutate
+
+pytest_plugins = ["pytester"]
+
+
+def test_pytest_submission_matches_the_cli(pytester, tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(REPO))  # the plugin from this checkout, as the CLI runs it
+    path = tmp_path / "backprop.py"
+    path.write_text(mutate((SUBMISSIONS / "student_correct.py").read_text(), ("    dscores /= N\n", "")))
+    out = tmp_path / "plugin.json"
+    result = pytester.runpytest_subprocess("--submission", str(path), "--seed", "3", "--grade-json", str(out),
+                                           "--grade-timeout", "20", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*= backprop-grader =*", "part2.loss*0/8*failed*", "Total: 70 / 100*"])
+    assert "the 1/N of the mean is missing" in result.stdout.str()
+    assert result.ret == 1  # failing grading tests fail the pytest run, as a student expects
+    plugin_report = json.loads(out.read_text())
+    cli_report = grade_file(path, tmp_path / "cli.json", "--seed", "3")["report"]
+    assert plugin_report == cli_report
+
+
+def test_plugin_is_inert_without_submission(pytester):
+    pytester.makepyfile(test_simple="def test_one():\n    assert 1 + 1 == 2\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert "Total:" not in result.stdout.str() and "grading test" not in result.stdout.str()
+
+
+def test_usage_error_for_a_missing_submission(pytester):
+    result = pytester.runpytest_subprocess("--submission", str(REPO / "nope.py"), "-p", "no:cacheprovider")
+    assert result.ret == 4  # pytest's usage error
+    result.stderr.fnmatch_lines(["*nope.py: no such file or folder*"])

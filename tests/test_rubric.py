@@ -1,0 +1,118 @@
+"""The rubric schema is strict: every malformed rubric gets one error naming the file, the item and the field,
+and the CLI refuses it with exit code 2 before anything runs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO, run_cli
+
+from grader.rubric import RubricError, available_tests, default_rubric_path, load_rubric
+
+DEFAULT = yaml.safe_load((REPO / "rubrics" / "backprop.yaml").read_text())
+
+
+def write(tmp_path: Path, data) -> Path:
+    path = tmp_path / "rubric.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False) if not isinstance(data, str) else data)
+    return path
+
+
+def edited(change) -> dict:
+    data = yaml.safe_load((REPO / "rubrics" / "backprop.yaml").read_text())
+    change(data)
+    return data
+
+
+def item(data, item_id):
+    return next(i for i in data["items"] if i["id"] == item_id)
+
+
+def test_default_rubric_is_valid_and_totals_100():
+    rubric = load_rubric(default_rubric_path())
+    autograded = [i for i in rubric.items if not i.manual and not i.bonus]
+    assert sum(i.points for i in autograded) == 100
+    assert [i.id for i in rubric.items if i.manual] == ["part1.derivation", "part4.writeup"]
+    assert [i.id for i in rubric.items if i.bonus] == ["bonus.dX"]
+    assert rubric.reg_factor == 0.5 and rubric.submission == "backprop.py"
+
+
+def test_every_grading_test_is_used_by_the_default_rubric():
+    used = {t for i in load_rubric(default_rubric_path()).items for t in i.tests}
+    assert used == available_tests()
+
+
+BAD = [
+    ("misspelt item key", lambda d: item(d, "part2.loss").update(pionts=8),
+     "item 'part2.loss': field 'pionts': unknown key", "did you mean 'points'?"),
+    ("unknown top-level key", lambda d: d.update(time_limit={"test": 1}),
+     "field 'time_limit': unknown key", "did you mean 'time_limits'?"),
+    ("missing points", lambda d: item(d, "part2.forward").pop("points"),
+     "item 'part2.forward': field 'points': missing", None),
+    ("bad scoring", lambda d: item(d, "part2.stability").update(scoring="partial"),
+     "item 'part2.stability': field 'scoring': must be one of all_or_nothing, fraction", None),
+    ("bad visibility", lambda d: item(d, "part1.shapes").update(visibility="secret"),
+     "item 'part1.shapes': field 'visibility': must be one of visible, hidden, after_due_date, after_published", None),
+    ("unknown grading test", lambda d: item(d, "part2.loss").update(tests=["test_part2.py::test_nothing"]),
+     "item 'part2.loss': field 'tests': no grading test 'test_part2.py::test_nothing'", None),
+    ("test graded twice", lambda d: item(d, "part2.loss").update(tests=["test_part1.py::test_shapes"]),
+     "item 'part2.loss': field 'tests': test_part1.py::test_shapes is already graded by item 'part1.shapes'", None),
+    ("duplicate id", lambda d: item(d, "part2.loss").update(id="part2.forward"),
+     "item 'part2.forward': field 'id': used by two items", None),
+    ("negative points", lambda d: item(d, "part2.loss").update(points=-1),
+     "item 'part2.loss': field 'points': must be a number >= 0", None),
+    ("manual item with tests", lambda d: item(d, "part4.writeup").update(tests=["test_part4.py::test_diagnose"]),
+     "item 'part4.writeup': field 'tests': a manual item has no tests", None),
+    ("autograded item without tests", lambda d: item(d, "part2.loss").pop("tests"),
+     "item 'part2.loss': field 'tests': missing", None),
+    ("unknown entry-point role", lambda d: d.update(entry_points={"forwards": "fwd"}),
+     "entry_points: field 'forwards': unknown role", None),
+    ("bad reg convention", lambda d: d.update(reg_convention="double"),
+     "field 'reg_convention': must be one of half, full", None),
+    ("bad time limit", lambda d: d.update(time_limits={"test": 0}),
+     "time_limits: field 'test': must be a positive number of seconds", None),
+    ("missing salt", lambda d: d.pop("salt"), "field 'salt': missing", None),
+    ("not a .py submission", lambda d: d.update(submission="backprop.ipynb"),
+     "field 'submission': must be a .py file name", None),
+]
+
+
+@pytest.mark.parametrize("label, change, message, hint", BAD, ids=[b[0] for b in BAD])
+def test_malformed_rubric_names_file_item_and_field(tmp_path, label, change, message, hint):
+    path = write(tmp_path, edited(change))
+    with pytest.raises(RubricError) as error:
+        load_rubric(path)
+    assert str(error.value).startswith(f"{path}: ")
+    assert message in str(error.value)
+    if hint:
+        assert hint in str(error.value)
+
+
+def test_not_yaml_and_not_a_mapping(tmp_path):
+    with pytest.raises(RubricError, match="not valid YAML"):
+        load_rubric(write(tmp_path, "items: [unclosed"))
+    with pytest.raises(RubricError, match="top level: the rubric must be a mapping"):
+        load_rubric(write(tmp_path, "- just\n- a list\n"))
+    with pytest.raises(RubricError, match="cannot read the rubric"):
+        load_rubric(tmp_path / "missing.yaml")
+
+
+def test_entry_points_and_limits_are_read(tmp_path):
+    path = write(tmp_path, edited(lambda d: d.update(entry_points={"backward": "loss_and_grads"},
+                                                     time_limits={"test": 3}, reg_convention="full")))
+    rubric = load_rubric(path)
+    assert rubric.entry_points["backward"] == "loss_and_grads"
+    assert rubric.entry_points["forward"] == "forward"
+    assert rubric.time_limits == {"import": 10.0, "test": 3.0, "total": 600.0}
+    assert rubric.reg_factor == 1.0
+    assert rubric.with_time_limits(test=1.5, total=None).time_limits["test"] == 1.5
+
+
+def test_cli_rejects_a_malformed_rubric_before_running(tmp_path):
+    path = write(tmp_path, edited(lambda d: item(d, "part2.loss").update(scoring="al_or_nothing")))
+    result = run_cli("grade", str(REPO / "reference" / "backprop.py"), "--rubric", str(path),
+                     "--json", str(tmp_path / "r.json"))
+    assert result.returncode == 2
+    assert f"{path}: item 'part2.loss': field 'scoring'" in result.stderr
+    assert not (tmp_path / "r.json").exists()

@@ -1,0 +1,198 @@
+"""part2.vectorized: check_vectorized's verdicts, role by role, on full submissions written in many styles.
+
+Each variant is the typical correct submission (submissions/student_correct.py) with one function replaced. Every
+variant computes the right numbers (checked against the reference first), so the only thing that differs is how it
+iterates. student_correct's backward calls its forward and softmax_cross_entropy, so a loop in either also makes
+backward loop over the batch.
+"""
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+from conftest import SUBMISSIONS
+
+from grader.checks.vectorization import check_vectorized
+from grader.problems import random_problem
+from reference import backprop as reference
+
+ROLES = ("forward", "softmax_cross_entropy", "backward")
+BASE = (SUBMISSIONS / "student_correct.py").read_text()
+
+
+def with_replaced(code: str) -> str:
+    """The correct submission with the functions defined in `code` replaced (a later def wins at import)."""
+    return BASE + "\n\n# ---- replaced for this test\n" + textwrap.dedent(code)
+
+
+#: name -> (the replacing code, the roles that loop over the batch).
+LOOPING = {
+    # A for loop over the rows of X in forward.
+    "forward_row_loop": ('''
+        def forward(X, params):
+            W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
+            z1 = np.empty((X.shape[0], W1.shape[1]))
+            for n in range(X.shape[0]):
+                z1[n] = X[n] @ W1 + b1
+            h1 = np.maximum(z1, 0.0)
+            return h1 @ W2 + b2, (X, z1, h1)
+        ''', {"forward", "backward"}),
+    # A loop only in backward: dW2 as a sum of per-example outer products.
+    "backward_only_loop": ('''
+        def backward(X, y, params, reg=0.0):
+            W1, W2 = params["W1"], params["W2"]
+            scores, (_, z1, h1) = forward(X, params)
+            loss, dscores = softmax_cross_entropy(scores, y)
+            loss = loss + 0.5 * reg * (np.sum(W1 * W1) + np.sum(W2 * W2))
+            dW2 = np.zeros_like(W2)
+            for n in range(X.shape[0]):
+                dW2 += np.outer(h1[n], dscores[n])
+            dz1 = (dscores @ W2.T) * (z1 > 0)
+            grads = {"W1": X.T @ dz1 + reg * W1, "b1": dz1.sum(axis=0), "W2": dW2 + reg * W2,
+                     "b2": dscores.sum(axis=0), "X": dz1 @ W1.T}
+            return float(loss), grads
+        ''', {"backward"}),
+    # ReLU through np.vectorize: a Python call per entry of z1.
+    "np_vectorize": ('''
+        relu = np.vectorize(lambda v: v if v > 0 else 0.0, otypes=[np.float64])
+        def forward(X, params):
+            W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
+            z1 = X @ W1 + b1
+            h1 = relu(z1)
+            return h1 @ W2 + b2, (X, z1, h1)
+        ''', {"forward", "backward"}),
+    # Softmax row by row through np.apply_along_axis.
+    "apply_along_axis": ('''
+        def softmax_cross_entropy(scores, y):
+            N = scores.shape[0]
+            def row_softmax(row):
+                e = np.exp(row - row.max())
+                return e / e.sum()
+            probs = np.apply_along_axis(row_softmax, 1, scores)
+            loss = -np.mean(np.log(probs[np.arange(N), y]))
+            dscores = probs.copy()
+            dscores[np.arange(N), y] -= 1
+            return loss, dscores / N
+        ''', {"softmax_cross_entropy", "backward"}),
+    # The loss gathered by a list comprehension over the examples.
+    "list_comprehension": ('''
+        def softmax_cross_entropy(scores, y):
+            N = scores.shape[0]
+            shifted = scores - scores.max(axis=1, keepdims=True)
+            log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            loss = -np.mean([log_probs[n, y[n]] for n in range(N)])
+            dscores = np.exp(log_probs)
+            dscores[np.arange(N), y] -= 1
+            return loss, dscores / N
+        ''', {"softmax_cross_entropy", "backward"}),
+    # A for loop over the rows inside the softmax.
+    "softmax_row_loop": ('''
+        def softmax_cross_entropy(scores, y):
+            N = scores.shape[0]
+            probs = np.empty_like(scores)
+            for n in range(N):
+                e = np.exp(scores[n] - np.max(scores[n]))
+                probs[n] = e / np.sum(e)
+            loss = -np.mean(np.log(probs[np.arange(N), y]))
+            dscores = probs.copy()
+            dscores[np.arange(N), y] -= 1
+            return loss, dscores / N
+        ''', {"softmax_cross_entropy", "backward"}),
+}
+
+#: name -> the replacing code; vectorized over the batch, so every role passes.
+VECTORIZED = {
+    "student_correct": "",
+    # einsum for both affine layers.
+    "einsum": '''
+        def forward(X, params):
+            z1 = np.einsum("nd,dh->nh", X, params["W1"]) + params["b1"]
+            h1 = np.maximum(z1, 0.0)
+            return np.einsum("nh,hc->nc", h1, params["W2"]) + params["b2"], (X, z1, h1)
+        ''',
+    # One-hot labels by np.eye(C)[y].
+    "one_hot_eye": '''
+        def softmax_cross_entropy(scores, y):
+            N, C = scores.shape
+            onehot = np.eye(C)[y]
+            shifted = scores - scores.max(axis=1, keepdims=True)
+            log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            return -np.sum(onehot * log_probs) / N, (np.exp(log_probs) - onehot) / N
+        ''',
+    # The -1 at the true class by np.add.at.
+    "add_at": '''
+        def softmax_cross_entropy(scores, y):
+            N = scores.shape[0]
+            shifted = scores - scores.max(axis=1, keepdims=True)
+            log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            dscores = np.exp(log_probs)
+            np.add.at(dscores, (np.arange(N), y), -1.0)
+            return -log_probs[np.arange(N), y].mean(), dscores / N
+        ''',
+    # A Python loop over the C classes (its length does not grow with N: allowed).
+    "class_loop": '''
+        def softmax_cross_entropy(scores, y):
+            N, C = scores.shape
+            shifted = scores - scores.max(axis=1, keepdims=True)
+            log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            dscores = np.exp(log_probs)
+            loss = 0.0
+            for c in range(C):
+                rows = y == c
+                loss -= log_probs[rows, c].sum()
+                dscores[rows, c] -= 1.0
+            return loss / N, dscores / N
+        ''',
+}
+
+
+def assert_computes_the_reference(student) -> None:
+    """The variant is correct: same loss and gradients as the reference (so only its iteration style is judged)."""
+    problem = random_problem(np.random.default_rng(0), 6, 4, 5, 3)
+    loss, grads = student.module.backward(problem.X, problem.y, problem.params, 0.1)
+    expected_loss, expected = reference.backward(problem.X, problem.y, problem.params, 0.1)
+    assert loss == pytest.approx(expected_loss, rel=1e-12)
+    for k in ("W1", "b1", "W2", "b2"):
+        np.testing.assert_allclose(grads[k], expected[k], rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("name", LOOPING)
+def test_loops_over_the_batch_fail_their_roles(submission_from, name, seed):
+    code, looping = LOOPING[name]
+    student = submission_from(with_replaced(code))
+    assert_computes_the_reference(student)
+    for role in ROLES:
+        result = check_vectorized(student, role, seed)
+        if role in looping:
+            assert (result.fraction, result.cause) == (0.0, "loops_over_batch"), (role, result)
+            assert f"`{role}` loops over the examples" in result.feedback
+            assert "N=8" in result.feedback and "N=1032" in result.feedback
+        else:
+            assert (result.fraction, result.cause) == (1.0, None), (role, result)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("name", VECTORIZED)
+def test_vectorized_styles_pass_every_role(submission_from, name, seed):
+    student = submission_from(with_replaced(VECTORIZED[name]))
+    assert_computes_the_reference(student)
+    for role in ROLES:
+        result = check_vectorized(student, role, seed)
+        assert (result.fraction, result.cause) == (1.0, None), (role, result)
+        assert "line events" in result.feedback
+
+
+@pytest.mark.xfail(strict=True, reason="line events only see Python-level iterations: map() over a C callable "
+                                       "(here W1.T.dot) loops over the examples without a single Python line")
+def test_map_over_examples_with_a_builtin_fails(submission_from):
+    student = submission_from(with_replaced('''
+        def forward(X, params):
+            W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
+            z1 = np.array(list(map(W1.T.dot, X))) + b1    # one dot product per example
+            h1 = np.maximum(z1, 0.0)
+            return h1 @ W2 + b2, (X, z1, h1)
+        '''))
+    assert_computes_the_reference(student)
+    assert check_vectorized(student, "forward", 0).cause == "loops_over_batch"
