@@ -15,7 +15,7 @@ MUTANTS = {
     "missing_1_over_N": "dscores without the 1/N",
     "double_1_over_N": "the 1/N applied twice",
     "sum_instead_of_mean": "the loss summed over the batch instead of averaged (gradients averaged)",
-    "relu_mask_wrong_tensor": "the ReLU mask built from X·W1 (without b1) instead of z1",
+    "relu_mask_wrong_tensor": "the activation h1 used as the ReLU mask instead of the indicator z1 > 0",
     "no_relu_mask": "no ReLU mask in the backward pass",
     "dW2_from_z1": "dW2 computed from the pre-activation z1 instead of h1",
     "relu_mask_from_dh1": "the ReLU mask built from the upstream gradient dh1",
@@ -62,7 +62,7 @@ def mutant(kind: str) -> Callable:
             dW2 = dscores.T @ h1                                            # (C, H): right shape only if H == C
         db2 = dscores.sum(axis=0)                                           # (C,)
         dh1 = dscores @ W2.T                                                # (N, H)
-        masks = {"relu_mask_wrong_tensor": X @ W1 > 0, "no_relu_mask": np.ones_like(z1, dtype=bool),
+        masks = {"relu_mask_wrong_tensor": h1, "no_relu_mask": np.ones_like(z1, dtype=bool),
                  "relu_mask_from_dh1": dh1 > 0}
         dz1 = dh1 * masks.get(kind, z1 > 0)                                 # (N, H)
         dW1 = X.T @ dz1                                                     # (D, H)

@@ -47,8 +47,11 @@ def float64_array(value: Any, what: str, shape: tuple[int, ...], shape_label: st
         raise StudentCodeError(f"{what} has dtype {value.dtype}; the exercise requires float64.", cause="dtype")
     if value.shape != tuple(shape):
         label = f" = {shape_label}" if shape_label else ""
-        raise StudentCodeError(f"{what} has shape {value.shape}, expected {tuple(shape)}{label}.",
-                               cause="wrong_shape")
+        transposed = len(shape) == 2 and value.shape == tuple(shape)[::-1]
+        hint = (": transposed? A gradient has the shape of its parameter, which fixes the order of a product such "
+                "as Xᵀ·G") if transposed else ""
+        raise StudentCodeError(f"{what} has shape {value.shape}, expected {tuple(shape)}{label}{hint}.",
+                               cause="transposed" if transposed else "wrong_shape")
     return value
 
 

@@ -7,8 +7,8 @@ never depends on the grader's random inputs.
 from __future__ import annotations
 
 import pytest
-from conftest import SUBMISSIONS
 
+from conftest import SUBMISSIONS
 from grader.checks import part3, part3_reference, part4
 from grader.contract import DIAGNOSE_LABELS
 from grader.results import CheckResult, StudentCodeError

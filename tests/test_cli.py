@@ -6,8 +6,8 @@ import json
 
 import pytest
 import yaml
-from conftest import REPO, SUBMISSIONS, grade_file, mutate, run_cli
 
+from conftest import REPO, SUBMISSIONS, grade_file, mutate, run_cli
 from grader.seeding import derive_seed
 
 BASE = (SUBMISSIONS / "student_correct.py").read_text()

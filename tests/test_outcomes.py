@@ -5,6 +5,7 @@ shown as the (old, new) lines replaced, so each row of the table reads as a diff
 from __future__ import annotations
 
 import pytest
+
 from conftest import REPO, SUBMISSIONS, grade_file, mutate
 
 AUTOGRADED = ["part1.shapes", "part2.forward", "part2.loss", "part2.stability", "part2.backward_reference",
@@ -42,11 +43,13 @@ CASES = {
     "relu_mask_from_upstream": (
         [("    dz1 = dh1 * (z1 > 0)\n", "    dz1 = dh1 * (dh1 > 0)\n")],
         {"part2.backward_reference", "part2.backward_fd", "bonus.dX"},
-        {"part2.backward_reference": ("relu_mask", "zero at"), "part2.backward_fd": ("relu_mask", "ReLU mask")}),
+        {"part2.backward_reference": ("relu_mask_from_dh1", "exactly those of a backward pass with the ReLU mask "
+                                                            "built from the upstream gradient dh1"),
+         "part2.backward_fd": ("relu_mask", "ReLU mask")}),
     "no_relu_mask": (
         [("    dz1 = dh1 * (z1 > 0)\n", "    dz1 = dh1\n")],
         {"part2.backward_reference", "part2.backward_fd", "bonus.dX"},
-        {"part2.backward_reference": ("relu_mask", "ReLU is off"), "part2.backward_fd": ("relu_mask", "z1 <= 0")}),
+        {"part2.backward_reference": ("no_relu_mask", "ReLU is off"), "part2.backward_fd": ("relu_mask", "z1 <= 0")}),
     "float32_forward": (
         [FORWARD_INLINE, ("    scores = h1 @ W2 + b2                # (N, C)\n",
                           "    scores = (h1 @ W2 + b2).astype(np.float32)\n")],

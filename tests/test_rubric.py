@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, run_cli
 
+from conftest import REPO, run_cli
 from grader.rubric import RubricError, available_tests, default_rubric_path, load_rubric
 
 DEFAULT = yaml.safe_load((REPO / "rubrics" / "backprop.yaml").read_text())

@@ -11,8 +11,8 @@ import textwrap
 
 import numpy as np
 import pytest
-from conftest import SUBMISSIONS
 
+from conftest import SUBMISSIONS
 from grader.checks.vectorization import check_vectorized
 from grader.problems import random_problem
 from reference import backprop as reference

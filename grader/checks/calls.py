@@ -31,29 +31,36 @@ def loss_and_dscores(student: Submission, scores: np.ndarray, y: np.ndarray) -> 
     return loss, outputs.float64_array(dscores, "dscores returned by `softmax_cross_entropy`", scores.shape, "(N, C)")
 
 
-def loss_and_grads(student: Submission, problem: Problem, reg: float = 0.0,
-                   with_dX: bool = False) -> tuple[float, dict]:
-    """(loss, {"W1", "b1", "W2", "b2"} [+ "X"]) from the student's backward, validated against the contract."""
+def backward_outputs(student: Submission, problem: Problem, reg: float = 0.0) -> tuple[float, object]:
+    """(loss, grads as returned) from the student's backward on fresh copies; the loss is validated."""
     p = problem.copy()
-    N, D, H, C = p.sizes
     loss, grads = outputs.unpack_pair(student.call("backward", p.X, p.y, p.params, reg), "`backward`",
                                       "(loss, grads)")
-    loss = outputs.number(loss, "the loss returned by `backward`")
-    shapes = param_shapes(D, H, C)
-    if with_dX:
-        if isinstance(grads, dict) and "X" not in grads:
-            raise StudentCodeError("not attempted: backward's grads have no 'X' (optional: add the input gradient "
-                                   "dX, shaped like X).", cause="not_attempted")
-        shapes["X"] = (N, D)
-    return loss, outputs.gradient_dict(grads, "the grads returned by `backward`", shapes, PARAM_LABELS)
+    return outputs.number(loss, "the loss returned by `backward`"), grads
+
+
+def valid_grads(grads: object, problem: Problem, keys: tuple = PARAM_NAMES) -> dict:
+    """grads[k] validated for each k in `keys` (parameter names, and "X" for the optional input gradient)."""
+    N, D, H, C = problem.sizes
+    shapes = {**param_shapes(D, H, C), "X": (N, D)}
+    if "X" in keys and isinstance(grads, dict) and "X" not in grads:
+        raise StudentCodeError("not attempted: backward's grads have no 'X' (optional: add the input gradient dX, "
+                               "shaped like X).", cause="not_attempted")
+    return outputs.gradient_dict(grads, "the grads returned by `backward`", {k: shapes[k] for k in keys},
+                                 PARAM_LABELS)
+
+
+def loss_and_grads(student: Submission, problem: Problem, reg: float = 0.0,
+                   keys: tuple = PARAM_NAMES) -> tuple[float, dict]:
+    """(loss, grads) from the student's backward, validating only the gradients in `keys`: a check validates
+    what it judges, so a malformed gradient is charged to the items that judge it."""
+    loss, grads = backward_outputs(student, problem, reg)
+    return loss, valid_grads(grads, problem, keys)
 
 
 def backward_loss(student: Submission, problem: Problem, reg: float = 0.0) -> float:
     """Only the loss from the student's backward (for finite differences)."""
-    p = problem.copy()
-    result = student.call("backward", p.X, p.y, p.params, reg)
-    loss, _ = outputs.unpack_pair(result, "`backward`", "(loss, grads)")
-    return outputs.number(loss, "the loss returned by `backward`")
+    return backward_outputs(student, problem, reg)[0]
 
 
 def central_differences(loss_at, problem: Problem, eps: float = 1e-5) -> dict:

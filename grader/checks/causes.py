@@ -34,6 +34,7 @@ class Probe:
     actual: dict
     expected: dict
     tol: Tolerance
+    own_loss: bool = False  # expected = finite differences of the student's own loss (not the reference)
 
     @property
     def N(self) -> int:
@@ -67,6 +68,10 @@ def _factor_cause(probe: Probe, names: Sequence[str]) -> Optional[tuple[float, s
     c, N = factors[0], probe.N
     if N > 1 and _close(c, N):
         return c, "missing_1_over_N", f"{N}× too large: the 1/N of the mean is missing"
+    if N > 1 and _close(c, 1.0 / N) and probe.own_loss:
+        return c, "grads_1_over_N_of_loss", (f"{N}× smaller than the derivative of your own loss: the gradients "
+                                             f"have the 1/N twice, or the loss sums over the batch instead of "
+                                             f"averaging")
     if N > 1 and _close(c, 1.0 / N):
         return c, "double_1_over_N", f"{N}× too small: the 1/N is applied twice"
     if _close(c, -1.0):

@@ -14,7 +14,7 @@ from grader.checks.causes import Probe, explain_gradient_mismatch
 from grader.compare import FD_TOL, REFERENCE_TOL, find_mismatch
 from grader.contract import PARAM_NAMES
 from grader.problems import random_problem
-from grader.results import CheckResult, failed, passed
+from grader.results import CheckResult, StudentCodeError, failed, passed
 from grader.seeding import rng_for
 from grader.student import Submission
 
@@ -87,7 +87,7 @@ def check_backward_fd(student: Submission, seed: int) -> CheckResult:
         if not np.isfinite(loss):
             return failed(f"backward's loss is {loss} on ordinary inputs (N={N}).", "not_finite")
         numeric = calls.central_differences(lambda p: calls.backward_loss(student, p), problem.copy())
-        probes.append(Probe(problem, grads, numeric, FD_TOL))
+        probes.append(Probe(problem, grads, numeric, FD_TOL, own_loss=True))
     problem_found = explain_gradient_mismatch(
         probes, "your gradients disagree with central differences of your own loss", "the numerical gradient")
     return problem_found or passed()
@@ -98,8 +98,16 @@ def check_regularization(student: Submission, seed: int, reg_factor: float) -> C
     rng = rng_for(seed, "part2.regularization")
     problem = random_problem(rng, 5, 4, 6, 3, kink_margin=0.0)
     reg = float(rng.uniform(0.3, 0.9))
-    loss0, grads0 = calls.loss_and_grads(student, problem, 0.0)
-    loss1, grads1 = calls.loss_and_grads(student, problem, reg)
+    loss0, raw0 = calls.backward_outputs(student, problem, 0.0)
+    loss1, raw1 = calls.backward_outputs(student, problem, reg)
+    grads0, grads1 = calls.valid_grads(raw0, problem, ("W1", "W2")), calls.valid_grads(raw1, problem, ("W1", "W2"))
+    for name in ("b1", "b2"):  # judged only when well formed: a malformed bias gradient is the backward items' loss
+        try:
+            bias0, bias1 = calls.valid_grads(raw0, problem, (name,)), calls.valid_grads(raw1, problem, (name,))
+        except StudentCodeError:
+            continue
+        grads0.update(bias0)
+        grads1.update(bias1)
     W = {k: problem.params[k] for k in PARAM_NAMES}
     penalty = reg_factor * reg * (np.sum(W["W1"] ** 2) + np.sum(W["W2"] ** 2))
     expected = {"W1": 2 * reg_factor * reg * W["W1"], "W2": 2 * reg_factor * reg * W["W2"],
@@ -107,7 +115,7 @@ def check_regularization(student: Submission, seed: int, reg_factor: float) -> C
     law = f"{'0.5·' if reg_factor == 0.5 else ''}reg·(ΣW1² + ΣW2²)"
     grad_law = "reg·W" if reg_factor == 0.5 else "2·reg·W"
     N = problem.X.shape[0]
-    for name in ("W1", "W2", "b1", "b2"):
+    for name in [k for k in ("W1", "W2", "b1", "b2") if k in grads0 and k in grads1]:
         added = grads1[name] - grads0[name]
         mismatch = find_mismatch(added, expected[name], REFERENCE_TOL)
         if mismatch is None:

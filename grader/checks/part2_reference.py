@@ -1,4 +1,4 @@
-"""Part 2 checks against the reference solution (instructor only: these need `reference/`).
+"""Part 2 checks against the reference solution (instructor only: these need `reference/` and grader.mutants).
 
 `reference` is any object with the contract's forward, softmax_cross_entropy and backward (normally the module
 `reference.backprop`); it is passed in, never imported here, so these checks run wherever the reference is present.
@@ -6,12 +6,15 @@
 from __future__ import annotations
 
 from types import ModuleType
+from typing import Optional
 
 import numpy as np
 
 from grader.checks import calls
 from grader.checks.causes import Probe, explain_gradient_mismatch
 from grader.compare import REFERENCE_TOL, find_mismatch
+from grader.contract import PARAM_NAMES
+from grader.mutants import MUTANTS, mutant
 from grader.problems import random_problem
 from grader.results import CheckResult, failed, passed
 from grader.seeding import rng_for
@@ -85,13 +88,13 @@ def check_loss(student: Submission, reference: ModuleType, seed: int) -> CheckRe
     return passed()
 
 
-def _backward_probes(student: Submission, reference: ModuleType, seed: int, key: str, with_dX: bool = False):
+def _backward_probes(student: Submission, reference: ModuleType, seed: int, key: str, keys: tuple = PARAM_NAMES):
     """The student's and the reference's (loss, grads) at reg = 0 on an N=1 and an N=7 problem (D=5 != H=6)."""
     rng = rng_for(seed, key)
     runs = []
     for N in (1, 7):
         problem = random_problem(rng, N, 5, 6, 4, both_states=2 if N == 1 else 0)
-        loss, grads = calls.loss_and_grads(student, problem, 0.0, with_dX=with_dX)
+        loss, grads = calls.loss_and_grads(student, problem, 0.0, keys)
         p = problem.copy()
         expected_loss, expected = reference.backward(p.X, p.y, p.params, 0.0)
         runs.append((problem, loss, grads, expected_loss, expected))
@@ -99,20 +102,50 @@ def _backward_probes(student: Submission, reference: ModuleType, seed: int, key:
 
 
 def check_backward(student: Submission, reference: ModuleType, seed: int) -> CheckResult:
-    """backward's loss and gradients (reg = 0) match the reference's."""
+    """backward's loss and gradients (reg = 0) match the reference's; a mismatch is explained by the known mistake
+    whose gradients it reproduces exactly, or else by its signature."""
     runs = _backward_probes(student, reference, seed, "part2.backward_reference")
     for problem, loss, _, expected_loss, _ in runs:
+        N = problem.X.shape[0]
         if find_mismatch(loss, expected_loss, REFERENCE_TOL):
-            return failed(f"backward's loss is {loss:.6g} but should be {expected_loss:.6g} "
-                          f"(N={problem.X.shape[0]}, reg=0).", "loss_wrong")
+            if N > 1 and abs(loss - N * expected_loss) <= 1e-9 * abs(N * expected_loss):
+                return failed(f"with N={N} backward's loss is {loss:.6g}, {N}× the right {expected_loss:.6g}: it "
+                              f"sums the cross-entropy over the batch instead of averaging it.", "sum_instead_of_mean")
+            return failed(f"backward's loss is {loss:.6g} but should be {expected_loss:.6g} (N={N}, reg=0).",
+                          "loss_wrong")
     probes = [Probe(problem, grads, expected, REFERENCE_TOL) for problem, _, grads, _, expected in runs]
-    return explain_gradient_mismatch(probes, "your gradients differ from the reference's", "the reference's") \
-        or passed()
+    found = explain_gradient_mismatch(probes, "your gradients differ from the reference's", "the reference's")
+    if found is None:
+        return passed()
+    kind = _reproduced_mistake(probes)
+    if kind is None:
+        return found
+    sizes = " and ".join(f"N={probe.N}" for probe in probes)
+    return failed(f"your gradients are exactly those of a backward pass with {MUTANTS[kind]} (at {sizes}). "
+                  f"{found.feedback}", kind)
+
+
+def _reproduced_mistake(probes: list) -> Optional[str]:
+    """The known mistake (grader.mutants) whose gradients equal the student's on every probe, if any."""
+    for kind in MUTANTS:
+        if kind in ("edits_inputs", "unstable_softmax", "sum_instead_of_mean"):  # no gradient signature at reg=0
+            continue
+        backward = mutant(kind)
+        for probe in probes:
+            p = probe.problem.copy()
+            with np.errstate(all="ignore"):
+                _, grads = backward(p.X, p.y, p.params, 0.0)
+            if any(np.shape(grads[k]) != probe.actual[k].shape or
+                   find_mismatch(probe.actual[k], grads[k], REFERENCE_TOL) for k in PARAM_NAMES):
+                break
+        else:
+            return kind
+    return None
 
 
 def check_dX(student: Submission, reference: ModuleType, seed: int) -> CheckResult:
     """Bonus: grads["X"] (N, D), the input gradient, matches the reference's."""
-    for problem, _, grads, _, expected in _backward_probes(student, reference, seed, "bonus.dX", with_dX=True):
+    for problem, _, grads, _, expected in _backward_probes(student, reference, seed, "bonus.dX", ("X",)):
         mismatch = find_mismatch(grads["X"], expected["X"], REFERENCE_TOL)
         if mismatch:
             return failed(f"grads['X'] is wrong (N={problem.X.shape[0]}): {mismatch.describe('dX')}. "
