@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import SUBMISSIONS
-from grader.checks import part3, part3_reference, part4
+from grader.checks import part3, part3_reference, part4, part4_reference
 from grader.contract import DIAGNOSE_LABELS
 from grader.results import CheckResult, StudentCodeError
 from reference import backprop as reference
@@ -416,16 +416,24 @@ def test_one_sided_grad_check_rejects_correct(submission_from, value, seed):
 
 
 # ============================================================================================ diagnose
+def diagnose_checks(reference_module):
+    """Both diagnose sets: synthetic (public) and the gradients of real bugs (instructor only)."""
+    return {"synthetic": lambda student, seed: part4.check_diagnose(student, seed),
+            "real bugs": lambda student, seed: part4_reference.check_diagnose_real(student, reference_module, seed)}
+
+
+CHECKS = diagnose_checks(reference)
+
+
+@pytest.mark.parametrize("which", CHECKS)
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("label", DIAGNOSE_LABELS)
-def test_constant_diagnose_scores_zero(submission_from, label, seed):
+def test_constant_diagnose_scores_zero(submission_from, label, seed, which):
     student = submission_from(f"def diagnose(analytic, numeric):\n    return {label!r}\n")
-    result = outcome(part4.check_diagnose, student, seed)
-    # Chance-corrected: right on 4 of 28 cases = chance. The score is computed in floating point and comes out
-    # as 6.5e-17, not exactly 0 (the item's rounded score is 0).
-    assert result.fraction == pytest.approx(0.0, abs=1e-12)
+    result = outcome(CHECKS[which], student, seed)
+    assert result.fraction == 0.0  # right on 4 of 28 = chance level, exactly 0 after the chance correction
     assert result.cause == "diagnose_wrong"
-    assert "4 of 28 cases right" in result.feedback and f"(answered {label})" in result.feedback
+    assert "4 of 28 right" in result.feedback and f"(answered {label})" in result.feedback
 
 
 RANDOM_DIAGNOSE = """\
@@ -436,13 +444,15 @@ def diagnose(analytic, numeric):
 """
 
 
+@pytest.mark.parametrize("which", CHECKS)
 @pytest.mark.parametrize("seed", SEEDS)
-def test_random_diagnose_scores_near_zero(submission_from, seed):
-    result = outcome(part4.check_diagnose, submission_from(RANDOM_DIAGNOSE), seed)
+def test_random_diagnose_scores_near_zero(submission_from, seed, which):
+    result = outcome(CHECKS[which], submission_from(RANDOM_DIAGNOSE), seed)
     assert result.fraction <= 0.2 and result.cause == "diagnose_wrong"
 
 
-def test_diagnose_counting_its_calls_scores_zero(submission_from):
+@pytest.mark.parametrize("which", CHECKS)
+def test_diagnose_counting_its_calls_scores_zero(submission_from, which):
     student = submission_from("""\
 import itertools
 LABELS = ["shape", "nan", "ok", "scale", "layer1", "layer2", "other"]
@@ -450,13 +460,26 @@ calls = itertools.count()
 def diagnose(analytic, numeric):
     return LABELS[next(calls) // 4 % 7]
 """)
-    assert outcome(part4.check_diagnose, student, 0).fraction <= 0.2
+    assert outcome(CHECKS[which], student, 0).fraction <= 0.2
 
 
+@pytest.mark.parametrize("which", CHECKS)
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("code", [CORRECT, "from reference.backprop import diagnose\n"],
                          ids=["student_correct", "reference"])
-def test_correct_diagnose_scores_full(submission_from, code, seed):
-    result = outcome(part4.check_diagnose, submission_from(code), seed)
+def test_correct_diagnose_scores_full(submission_from, code, seed, which):
+    result = outcome(CHECKS[which], submission_from(code), seed)
     assert (result.fraction, result.cause) == (1.0, None)
-    assert "all 28 cases labelled right" in result.feedback
+    assert "all 28" in result.feedback and "labelled right" in result.feedback
+
+
+def test_real_bug_cases_are_labelled_by_signature_not_by_name():
+    """The real-bug pool holds every label, each case clear-cut under the contract's definitions."""
+    import numpy as np
+
+    from grader.checks.part4_reference import label_of, real_cases
+    pool = real_cases(reference, np.random.default_rng(0))
+    assert all(pool[label] for label in DIAGNOSE_LABELS), {k: len(v) for k, v in pool.items()}
+    for label, cases in pool.items():
+        for analytic, numeric in cases:
+            assert label_of(analytic, numeric) == label == reference.diagnose(analytic, numeric)

@@ -61,13 +61,18 @@ def make_case(rng: np.random.Generator, label: str) -> tuple[dict, dict]:
 
 
 def check_diagnose(student: Submission, seed: int) -> CheckResult:
-    """Chance-corrected accuracy over CASES_PER_LABEL cases of each of the seven labels."""
+    """Chance-corrected accuracy over CASES_PER_LABEL synthetic cases of each of the seven labels, shuffled."""
     rng = rng_for(seed, "part4.diagnose")
     labels = [label for label in DIAGNOSE_LABELS for _ in range(CASES_PER_LABEL)]
-    wrong, total = {}, len(labels)
-    for label in rng.permutation(labels):  # shuffled: an answer that follows the order of calls earns nothing
-        label = str(label)
-        analytic, numeric = make_case(rng, label)
+    # Shuffled: an answer that follows the order of the calls earns nothing.
+    cases = [(str(label), *make_case(rng, str(label))) for label in rng.permutation(labels)]
+    return score_diagnose(student, cases, "synthetic cases")
+
+
+def score_diagnose(student: Submission, cases: list, what: str) -> CheckResult:
+    """Ask diagnose about every (label, analytic, numeric) case; score (accuracy - 1/7) / (1 - 1/7), floored at 0."""
+    wrong: dict = {}
+    for label, analytic, numeric in cases:
         try:
             answer = student.call("diagnose", analytic, numeric)
         except StudentCodeError as error:
@@ -76,11 +81,13 @@ def check_diagnose(student: Submission, seed: int) -> CheckResult:
             answer = f"<raised: {error.result.feedback}>"
         if not (isinstance(answer, str) and answer == label):
             wrong.setdefault(label, []).append(answer if isinstance(answer, str) else repr(answer))
-    right, k = total - sum(len(v) for v in wrong.values()), len(DIAGNOSE_LABELS)
-    score = max(0.0, (k * right - total) / ((k - 1) * total))  # (accuracy - 1/k) / (1 - 1/k), exact at chance
+    total, k = len(cases), len(DIAGNOSE_LABELS)
+    right = total - sum(len(v) for v in wrong.values())
+    score = max(0.0, (k * right - total) / ((k - 1) * total))  # exact 0 at chance level
     if not wrong:
-        return CheckResult(1.0, f"all {total} cases labelled right.")
-    details = "; ".join(f"{label}: {len(answers)} of {CASES_PER_LABEL} wrong (answered "
+        return CheckResult(1.0, f"all {total} {what} labelled right.")
+    per_label = {label: sum(1 for case in cases if case[0] == label) for label in wrong}
+    details = "; ".join(f"{label}: {len(answers)} of {per_label[label]} wrong (answered "
                         f"{', '.join(sorted(set(a[:40] for a in answers)))})" for label, answers in wrong.items())
-    return CheckResult(score, f"{right} of {total} cases right (chance-corrected "
-                              f"score {score:.2f}). {details}.", "diagnose_wrong")
+    return CheckResult(score, f"{what}: {right} of {total} right (chance-corrected score {score:.2f}). {details}.",
+                       "diagnose_wrong")
