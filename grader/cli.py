@@ -26,6 +26,7 @@ from grader.report import Report, format_table, write_gradescope, write_json
 from grader.rubric import GRADING_TESTS_DIR, Rubric, RubricError, default_rubric_path, load_rubric
 from grader.scoring import failure_report
 from grader.seeding import derive_seed
+from grader.writeup import find_writeup
 
 #: Output of the grading process kept for error reports, in characters.
 LOG_TAIL = 4000
@@ -65,6 +66,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (RubricError, student.SubmissionNotFound) as error:
         print(f"backprop-grader: {error}", file=sys.stderr)
         return 2
+    if rubric.salt.startswith("change-me"):
+        print(f"backprop-grader: warning: {rubric.path} still has the default salt; set a private one so that "
+              f"inputs cannot be precomputed", file=sys.stderr)
     seed = derive_seed(source.files, rubric.salt) if args.seed is None else args.seed
     started = time.monotonic()
     report, log = run_grading(source, rubric, seed)
@@ -108,7 +112,8 @@ def run_grading(source: student.SubmissionSource, rubric: Rubric, seed: int) -> 
         report = _read_report(report_path)
         if report is None:
             reason = problem or "the grading process wrote no report"
-            return failure_report(rubric, seed, str(source.module_path), f"{reason}. Last output:\n{log}"), log
+            return failure_report(rubric, seed, str(source.module_path), f"{reason}. Last output:\n{log}",
+                                  find_writeup(source)), log
         return report, log
 
 

@@ -43,11 +43,20 @@ class Mismatch:
 
     def describe(self, name: str, expected_label: str = "expected") -> str:
         where = f"{name}[{', '.join(map(str, self.index))}]" if self.index else name
-        text = (f"{where} is {self.actual:.6g} but {expected_label} is {self.expected:.6g} "
+        digits = _digits_to_tell_apart(self.actual, self.expected)
+        text = (f"{where} is {self.actual:.{digits}g} but {expected_label} is {self.expected:.{digits}g} "
                 f"(off by {abs(self.actual - self.expected):.2g}, allowed {self.allowed:.2g})")
         if self.size > 1:
             text += f"; {self.n_bad} of {self.size} entries are off"
         return text
+
+
+def _digits_to_tell_apart(a: float, b: float) -> int:
+    """Significant digits (6 to 17) that show two different numbers as different."""
+    for digits in range(6, 18):
+        if f"{a:.{digits}g}" != f"{b:.{digits}g}":
+            return digits
+    return 6
 
 
 def find_mismatch(actual: Any, expected: Any, tol: Tolerance) -> Optional[Mismatch]:
@@ -83,3 +92,24 @@ def relative_error(a: Any, b: Any) -> float:
         ratio = np.divide(diff, denom, out=np.zeros(np.broadcast(a, b).shape), where=finite & (denom > 0))
     ratio = np.where(finite, ratio, np.inf)
     return float(np.max(ratio)) if ratio.size else 0.0
+
+
+#: Errors between these bounds, relative to the array's largest entry, are rounding, not a formula: float32 carries
+#: about 7 significant digits (6e-8 rounding, growing through a few layers); formula bugs move entries by >= 1e-2.
+PRECISION_BAND = (1e-9, 1e-4)
+
+
+def precision_loss(actual: Any, expected: Any) -> Optional[float]:
+    """The size of the error relative to the array's scale when it looks like lost precision (float32), else None."""
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+    if scale == 0.0 or not np.all(np.isfinite(actual)):
+        return None
+    error = float(np.max(np.abs(actual - expected))) / scale
+    return error if PRECISION_BAND[0] < error < PRECISION_BAND[1] else None
+
+
+def precision_words(error: float) -> str:
+    return (f"the values are off by about {error:.0e} of their size: that is float32 rounding, not a formula error. "
+            f"Is something computed in float32 (e.g. X.astype(np.float32))? The exercise requires float64")

@@ -26,12 +26,14 @@ def unpack_pair(value: Any, what: str, names: str) -> tuple[Any, Any]:
     return value[0], value[1]
 
 
-def number(value: Any, what: str) -> float:
-    """A Python float or int, a NumPy real scalar, or a 0-d array, as float."""
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        value = value[()]
+def number(value: Any, what: str, strict: bool = True) -> float:
+    """A Python float or int, a NumPy real scalar, or a 0-d array, as float. strict=False also reads a size-1
+    array (its shape is then charged only where the contract's types are judged)."""
+    if isinstance(value, np.ndarray) and (value.ndim == 0 or (not strict and value.size == 1)):
+        value = value.reshape(())[()]
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
-        raise StudentCodeError(f"{what} must be a number (a float or a 0-d array), got {_type_name(value)}.",
+        hint = " (use float(...) or .item())" if isinstance(value, np.ndarray) and value.size == 1 else ""
+        raise StudentCodeError(f"{what} must be a number (a float or a 0-d array), got {_type_name(value)}{hint}.",
                                cause="bad_output")
     return float(value)
 
@@ -55,13 +57,14 @@ def float64_array(value: Any, what: str, shape: tuple[int, ...], shape_label: st
     return value
 
 
-def gradient_dict(value: Any, what: str, shapes: dict, labels: dict) -> dict[str, np.ndarray]:
+def gradient_dict(value: Any, function: str, shapes: dict, labels: dict) -> dict[str, np.ndarray]:
     """A dict holding a float64 array of the right shape for every key of `shapes` (other keys are ignored)."""
     if not isinstance(value, dict):
-        raise StudentCodeError(f"{what} must be a dict of arrays, got {_type_name(value)}.", cause="bad_output")
+        raise StudentCodeError(f"the grads returned by {function} must be a dict of arrays, got "
+                               f"{_type_name(value)}.", cause="bad_output")
     missing = [k for k in shapes if k not in value]
     if missing:
-        raise StudentCodeError(f"{what} has no {', '.join(repr(k) for k in missing)} "
-                               f"(it has {', '.join(repr(k) for k in value) or 'no keys'}).", cause="bad_output")
-    return {k: float64_array(value[k], f"{what}[{k!r}]", shape, labels.get(k, ""))
+        raise StudentCodeError(f"the grads returned by {function} have no {', '.join(repr(k) for k in missing)} "
+                               f"(they have {', '.join(repr(k) for k in value) or 'no keys'}).", cause="bad_output")
+    return {k: float64_array(value[k], f"grads[{k!r}] returned by {function}", shape, labels.get(k, ""))
             for k, shape in shapes.items()}

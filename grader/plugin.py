@@ -6,9 +6,11 @@ and writes the JSON / Gradescope reports when asked. The checks themselves live 
 """
 from __future__ import annotations
 
+import importlib
 import time
 import traceback
 from pathlib import Path
+from types import ModuleType
 from typing import Optional
 
 import pytest
@@ -19,6 +21,7 @@ from grader.results import GradingFailure
 from grader.rubric import GRADING_TESTS_DIR, Rubric, RubricError, default_rubric_path, load_rubric
 from grader.scoring import TestOutcome, grade
 from grader.seeding import derive_seed
+from grader.writeup import find_writeup
 
 STATE = pytest.StashKey["GradingRun"]()
 
@@ -28,6 +31,7 @@ class GradingRun:
 
     def __init__(self, rubric: Rubric, source: student.SubmissionSource, seed: int):
         self.rubric, self.source, self.seed = rubric, source, seed
+        self.reference = _import_reference()  # before the submission's folder is on sys.path: no shadowing
         self.submission: Optional[student.Submission] = None
         self.outcomes: list[TestOutcome] = []
         self.started = time.monotonic()
@@ -40,7 +44,8 @@ class GradingRun:
 
     def report(self) -> Report:
         if self._report is None:
-            self._report = grade(self.rubric, self.outcomes, self.seed, str(self.source.module_path))
+            self._report = grade(self.rubric, self.outcomes, self.seed, str(self.source.module_path),
+                                 find_writeup(self.source))
         return self._report
 
 
@@ -60,6 +65,8 @@ def pytest_configure(config: pytest.Config) -> None:
     path = config.getoption("--submission", default=None)
     if not path:
         return
+    if config.option.tbstyle == "auto":  # the score table carries the feedback; keep pytest's own report short
+        config.option.tbstyle = "line"
     try:
         rubric = load_rubric(Path(config.getoption("--rubric") or default_rubric_path()))
         rubric = rubric.with_time_limits(test=config.getoption("--grade-timeout"),
@@ -106,7 +113,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     run = _run(item.config)
     if run is None or not (report.when == "call" or (report.when == "setup" and not report.passed)):
         return
-    run.outcomes.append(_outcome(_test_name(item), call, run.rubric.time_limits["test"]))
+    run.outcomes.append(_outcome(_test_name(item), call, run.rubric.time_limits["test"], run.source.folder))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -130,12 +137,30 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
 
 
 # ------------------------------------------------------------------------------------------------------ helpers
+def _running_line(excinfo: pytest.ExceptionInfo, folder: Path) -> str:
+    """", while running backprop.py line 12: `while True:`", the submission's deepest line in the traceback."""
+    for entry in reversed(excinfo.traceback):
+        path = Path(str(entry.path))
+        if path.parent == folder:
+            source = entry.statement.lines[0].strip() if entry.statement.lines else ""
+            return f", while running {path.name} line {entry.lineno + 1}" + (f": `{source}`" if source else "")
+    return ""
+
+
+def _import_reference() -> Optional[ModuleType]:
+    """The reference solution, or None where it is not installed (the student kit)."""
+    try:
+        return importlib.import_module("reference.backprop")
+    except ImportError:
+        return None
+
+
 def _test_name(item: pytest.Item) -> str:
     """"module.py::function", the name rubrics use (all parametrizations of a function share it)."""
     return f"{Path(str(item.fspath)).name}::{getattr(item, 'originalname', item.name)}"
 
 
-def _outcome(name: str, call: pytest.CallInfo, time_limit: float) -> TestOutcome:
+def _outcome(name: str, call: pytest.CallInfo, time_limit: float, folder: Path) -> TestOutcome:
     """Translate what a grading test did into a TestOutcome."""
     if call.excinfo is None:
         return TestOutcome(name, 1.0)
@@ -144,8 +169,9 @@ def _outcome(name: str, call: pytest.CallInfo, time_limit: float) -> TestOutcome
         result = error.result
         return TestOutcome(name, result.fraction, result.feedback, result.cause)
     if isinstance(error, pytest.fail.Exception) and str(error).startswith("Timeout"):
-        return TestOutcome(name, 0.0, f"did not finish within {time_limit:g} s (the rubric's limit per test): "
-                                      f"an infinite loop, or something very slow?", "timeout")
+        return TestOutcome(name, 0.0, f"did not finish within {time_limit:g} s (the time limit per grading test)"
+                                      f"{_running_line(call.excinfo, folder)}: an infinite loop, or something very "
+                                      f"slow?", "timeout")
     if isinstance(error, pytest.skip.Exception):
         return TestOutcome(name, 0.0, f"not run: {error}", "not_run", error=True)
     where = traceback.format_exception_only(type(error), error)[-1].strip()

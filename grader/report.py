@@ -34,12 +34,14 @@ class Report:
     rubric: str = ""
     grader_version: str = ""
     error: Optional[str] = None  # set when grading itself failed
+    writeup: Optional[dict] = None  # {"source", "text"}: what the manual items are graded on
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["items"] = [{k: v for k, v in asdict(item).items() if k != "cause" or v} for item in self.items]
-        if self.error is None:
-            del data["error"]
+        for optional in ("error", "writeup"):
+            if data[optional] is None:
+                del data[optional]
         return data
 
     @classmethod

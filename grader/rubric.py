@@ -154,7 +154,8 @@ def _validate(path: Path, data: Any, digest: str) -> Rubric:
             seen_tests[test] = item.id
         seen_ids.add(item.id)
         items.append(item)
-    return Rubric(path, title, submission, entry_points, reg_convention, time_limits, salt, tuple(items), digest)
+    return Rubric(path.resolve(), title, submission, entry_points, reg_convention, time_limits, salt, tuple(items),
+                  digest)
 
 
 def _validate_item(raw: Any, position: int, tests_available: set, fail) -> Item:

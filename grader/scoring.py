@@ -25,10 +25,12 @@ class TestOutcome:
     error: bool = False
 
 
-def score_item(item: Item, outcomes: list[TestOutcome]) -> ItemResult:
+def score_item(item: Item, outcomes: list[TestOutcome], writeup: Optional[dict] = None) -> ItemResult:
     """One item's score, status and feedback from the outcomes of its tests."""
     if item.manual:
-        return ItemResult(item.id, item.title, 0.0, item.points, "manual", "graded by hand")
+        found = (f"graded by hand, from {writeup['source']} ({len(writeup['text']):,} characters)" if writeup
+                 else "graded by hand; no writeup.md or module docstring found")
+        return ItemResult(item.id, item.title, 0.0, item.points, "manual", found)
     ran = {o.test for o in outcomes}
     missing = [t for t in item.tests if t not in ran]
     outcomes = outcomes + [TestOutcome(t, 0.0, f"grading test {t} did not run", error=True) for t in missing]
@@ -50,25 +52,27 @@ def score_item(item: Item, outcomes: list[TestOutcome]) -> ItemResult:
     return ItemResult(item.id, item.title, score, item.points, status, feedback, cause)
 
 
-def grade(rubric: Rubric, outcomes: Iterable[TestOutcome], seed: int, submission: str) -> Report:
+def grade(rubric: Rubric, outcomes: Iterable[TestOutcome], seed: int, submission: str,
+          writeup: Optional[dict] = None) -> Report:
     """The report for a whole run: every rubric item scored; `score` includes bonus points, `max_score` does not."""
     by_test: dict[str, list[TestOutcome]] = {}
     for outcome in outcomes:
         by_test.setdefault(outcome.test, []).append(outcome)
-    items = [score_item(item, [o for t in item.tests for o in by_test.get(t, [])]) for item in rubric.items]
-    return make_report(rubric, items, seed, submission)
+    items = [score_item(item, [o for t in item.tests for o in by_test.get(t, [])], writeup) for item in rubric.items]
+    return make_report(rubric, items, seed, submission, writeup=writeup)
 
 
-def failure_report(rubric: Rubric, seed: Optional[int], submission: str, message: str) -> Report:
+def failure_report(rubric: Rubric, seed: Optional[int], submission: str, message: str,
+                   writeup: Optional[dict] = None) -> Report:
     """The report written when grading itself failed: score 0, every autograded item in error, the reason shown."""
-    items = [score_item(item, []) if item.manual else
+    items = [score_item(item, [], writeup) if item.manual else
              ItemResult(item.id, item.title, 0.0, item.points, "error", f"grading failed: {message}", "grader_error")
              for item in rubric.items]
-    return make_report(rubric, items, seed, submission, error=message)
+    return make_report(rubric, items, seed, submission, error=message, writeup=writeup)
 
 
 def make_report(rubric: Rubric, items: list[ItemResult], seed: Optional[int], submission: str,
-                error: Optional[str] = None) -> Report:
+                error: Optional[str] = None, writeup: Optional[dict] = None) -> Report:
     by_id = {item.id: item for item in rubric.items}
     autograded = [r for r in items if not by_id[r.id].manual]
     return Report(
@@ -80,6 +84,7 @@ def make_report(rubric: Rubric, items: list[ItemResult], seed: Optional[int], su
         rubric=str(rubric.path),
         grader_version=__version__,
         error=error,
+        writeup=writeup,
     )
 
 

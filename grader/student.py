@@ -100,15 +100,18 @@ class Submission:
                                    cause="missing")
         return getattr(self.module, name)
 
-    def call(self, role: str, *args: Any, passthrough: tuple = (), **kwargs: Any) -> Any:
+    def call(self, role: str, *args: Any, passthrough: tuple = (), guard: bool = True, **kwargs: Any) -> Any:
         """Call the student's function for `role`; any trouble becomes a StudentCodeError naming what happened.
 
         Exceptions of the types in `passthrough` (raised on purpose by a grader callback) propagate unchanged.
+        guard: fail the call when it edits the caller's arrays. Checks that judge another property of the function
+        (stability, vectorization, ...) pass fresh copies and guard=False, so an in-place edit is charged once,
+        to the items that judge the function itself.
         """
         function, name = self.attribute(role), self.name_of(role)
         if not callable(function):
             raise StudentCodeError(f"`{name}` in {self.filename} is not a function.", cause="missing")
-        snapshots = _snapshot(ARGUMENT_NAMES.get(role, ()), args)
+        snapshots = _snapshot(ARGUMENT_NAMES.get(role, ()), args) if guard else []
         try:
             with _recording_warnings(self.warnings):
                 result = function(*args, **kwargs)
@@ -122,6 +125,11 @@ class Submission:
                                    cause="raised") from None
         for arg_name, current, before in snapshots:
             if not _unchanged(before, current()):
+                if role == "grad_check":
+                    raise StudentCodeError(
+                        f"`{name}` left its input `{arg_name}` changed after it returned: every entry that "
+                        f"numerical_gradient perturbs must be put back exactly (save it, restore it), and grad_check "
+                        f"must not modify params or X.", cause="modifies_input")
                 raise StudentCodeError(
                     f"`{name}` modified its input `{arg_name}` in place (e.g. `{arg_name} -= ...` or a write into a "
                     f"view of it); the caller's arrays must stay unchanged, so work on a copy.",

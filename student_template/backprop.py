@@ -10,6 +10,7 @@ in forward, softmax_cross_entropy or backward. Never modify the caller's arrays 
 Fill in every function; each one raises NotImplementedError until you do. Check your work with
 `pytest --submission backprop.py`.
 """
+import numpy as np  # noqa: F401 - the exercise is written in NumPy
 
 
 # ------------------------------------------------------------------------------------------------------ Part 1

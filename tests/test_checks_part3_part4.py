@@ -102,8 +102,8 @@ NUMGRAD_WRONG = {
             x[...] = old
         grad[i] = (fp - fm) / (2 * eps)
 """), {"accuracy": "numgrad_inaccurate", "convergence": "ignores_eps", "one_at_a_time": "perturbs_many"}),
-    # x[i] is left at old - eps: later calls see several entries moved, x is changed afterwards. (The grader's test
-    # functions are separable, so the gradient itself comes out right, and it is not called one-sided.)
+    # x[i] is left at old - eps: x is changed afterwards. Left-over entries are charged to "restores" only, not to
+    # "one_at_a_time" (one entry is still perturbed per call); the gradient itself comes out right.
     "no_restore": (numgrad("""\
     for i in np.ndindex(x.shape):
         old = x[i]
@@ -112,8 +112,7 @@ NUMGRAD_WRONG = {
         x[i] = old - eps
         fm = f(x)
         grad[i] = (fp - fm) / (2 * eps)
-"""), {"one_at_a_time": "perturbs_many", "restores": "not_restored",
-       "restores_on_exception": "not_restored_on_exception"}),
+"""), {"restores": "not_restored", "restores_on_exception": "not_restored_on_exception"}),
     # Restores the saved value, but not in `finally`: only the exception probe sees it.
     "restore_on_success": (numgrad("""\
     for i in np.ndindex(x.shape):
@@ -431,7 +430,7 @@ CHECKS = diagnose_checks(reference)
 def test_constant_diagnose_scores_zero(submission_from, label, seed, which):
     student = submission_from(f"def diagnose(analytic, numeric):\n    return {label!r}\n")
     result = outcome(CHECKS[which], student, seed)
-    assert result.fraction == 0.0  # right on 4 of 28 = chance level, exactly 0 after the chance correction
+    assert result.fraction == 0.0  # right on 4 of 28 = chance level
     assert result.cause == "diagnose_wrong"
     assert "4 of 28 right" in result.feedback and f"(answered {label})" in result.feedback
 
@@ -446,9 +445,35 @@ def diagnose(analytic, numeric):
 
 @pytest.mark.parametrize("which", CHECKS)
 @pytest.mark.parametrize("seed", SEEDS)
-def test_random_diagnose_scores_near_zero(submission_from, seed, which):
+def test_random_diagnose_scores_zero(submission_from, seed, which):
     result = outcome(CHECKS[which], submission_from(RANDOM_DIAGNOSE), seed)
-    assert result.fraction <= 0.2 and result.cause == "diagnose_wrong"
+    assert result.fraction == 0.0 and result.cause == "diagnose_inconsistent"
+    assert "for the same gradients" in result.feedback
+
+
+HASHING_DIAGNOSE = """\
+import zlib
+LABELS = ["shape", "nan", "ok", "scale", "layer1", "layer2", "other"]
+def diagnose(analytic, numeric):
+    # depends on its input, but not on what the input means
+    return LABELS[zlib.crc32(repr(sorted((k, v.shape) for k, v in numeric.items())).encode()) % 7]
+"""
+
+
+@pytest.mark.parametrize("which", CHECKS)
+@pytest.mark.parametrize("seed", range(6))
+def test_input_blind_but_consistent_diagnose_scores_zero(submission_from, seed, which):
+    assert outcome(CHECKS[which], submission_from(HASHING_DIAGNOSE), seed).fraction == 0.0
+
+
+def test_partly_right_diagnose_scores_the_same_on_every_seed(submission_from):
+    """Localising by the weights only (ignoring the biases) is wrong on a fixed share of cases."""
+    student = submission_from(CORRECT.replace('    if ok["W2"] and ok["b2"]:\n        return "layer1"\n'
+                                              '    if ok["W1"] and ok["b1"]:\n        return "layer2"\n',
+                                              '    if ok["W2"]:\n        return "layer1"\n'
+                                              '    if ok["W1"]:\n        return "layer2"\n'))
+    scores = {outcome(part4.check_diagnose, student, seed).fraction for seed in range(8)}
+    assert len(scores) == 1 and 0 < scores.pop() < 1
 
 
 @pytest.mark.parametrize("which", CHECKS)
@@ -460,7 +485,7 @@ calls = itertools.count()
 def diagnose(analytic, numeric):
     return LABELS[next(calls) // 4 % 7]
 """)
-    assert outcome(CHECKS[which], student, 0).fraction <= 0.2
+    assert outcome(CHECKS[which], student, 0).fraction == 0.0
 
 
 @pytest.mark.parametrize("which", CHECKS)
@@ -477,9 +502,10 @@ def test_real_bug_cases_are_labelled_by_signature_not_by_name():
     """The real-bug pool holds every label, each case clear-cut under the contract's definitions."""
     import numpy as np
 
-    from grader.checks.part4_reference import label_of, real_cases
+    from grader.checks.part4 import label_of
+    from grader.checks.part4_reference import real_cases
     pool = real_cases(reference, np.random.default_rng(0))
     assert all(pool[label] for label in DIAGNOSE_LABELS), {k: len(v) for k, v in pool.items()}
     for label, cases in pool.items():
-        for analytic, numeric in cases:
+        for _, analytic, numeric in cases:
             assert label_of(analytic, numeric) == label == reference.diagnose(analytic, numeric)

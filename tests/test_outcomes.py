@@ -35,7 +35,8 @@ CASES = {
         {"part2.loss": ("missing_1_over_N", "1/N of the mean is missing"),
          "part2.backward_reference": ("missing_1_over_N", "with N=1 your gradients match; with N=7 every gradient is "
                                                           "7× too large: the 1/N of the mean is missing"),
-         "part2.backward_fd": ("missing_1_over_N", "6× too large")}),
+         "part2.backward_fd": ("missing_1_over_N", "6× too large"),
+         "bonus.dX": ("dX_wrong", "dX inherits their error through dz1")}),
     "no_max_shift": (
         [("    shifted = scores - scores.max(axis=1, keepdims=True)", "    shifted = scores")],
         {"part2.stability"},
@@ -68,6 +69,28 @@ CASES = {
         [("    dW1 = dW1 + reg * W1                  # (D, H)\n", "")],
         {"part2.regularization"},
         {"part2.regularization": ("reg_missing_in_grad", "reg·W is missing from dW1")}),
+    "in_place_shift": (
+        [("    shifted = scores - scores.max(axis=1, keepdims=True)",
+          "    scores -= scores.max(axis=1, keepdims=True)\n    shifted = scores")],
+        {"part2.loss"},
+        {"part2.loss": ("modifies_input", "`softmax_cross_entropy` modified its input `scores` in place")}),
+    "loss_of_shape_1": (  # charged to part2.loss only: elsewhere a size-1 loss is read as a number
+        [("    return loss, dscores\n", "    return np.array([loss]), dscores\n"),
+         ("    loss, dscores = softmax_cross_entropy(scores, y)                 # scalar, (N, C)\n",
+          "    loss, dscores = softmax_cross_entropy(scores, y)\n    loss = loss[0]\n")],
+        {"part2.loss"},
+        {"part2.loss": ("bad_output", "got an array of shape (1,) (use float(...) or .item())")}),
+    "X_cast_to_float32_inside": (
+        [("    z1 = X @ W1 + b1                     # (N, H)\n", "    z1 = X.astype(np.float32) @ W1 + b1\n")],
+        {"part2.forward", "part2.backward_reference"},
+        {"part2.forward": ("float32_precision", "float32 rounding, not a formula error"),
+         "part2.backward_reference": ("float32_precision", "float32 rounding")}),
+    "reg_missing_in_both": (
+        [("    dW1 = dW1 + reg * W1                  # (D, H)\n", ""),
+         ("    dW2 = dW2 + reg * W2                  # (H, C)\n", "")],
+        {"part2.regularization"},
+        {"part2.regularization": ("reg_missing_in_grad", "grads['W1'] and grads['W2'] change by nothing: reg·W is "
+                                                         "missing from dW1 and dW2")}),
     "reg_doubled_in_dW2": (
         [("    dW2 = dW2 + reg * W2                  # (H, C)\n", "    dW2 = dW2 + 2 * reg * W2\n")],
         {"part2.regularization"},

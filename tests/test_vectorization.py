@@ -2,8 +2,9 @@
 
 Each variant is the typical correct submission (submissions/student_correct.py) with one function replaced. Every
 variant computes the right numbers (checked against the reference first), so the only thing that differs is how it
-iterates. student_correct's backward calls its forward and softmax_cross_entropy, so a loop in either also makes
-backward loop over the batch.
+iterates. student_correct's backward calls its forward and softmax_cross_entropy: a loop in either is charged to that
+function only (backward's count leaves out the student's own forward and softmax), while a backward that inlines a
+looping forward pass loops itself.
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ LOOPING = {
                 z1[n] = X[n] @ W1 + b1
             h1 = np.maximum(z1, 0.0)
             return h1 @ W2 + b2, (X, z1, h1)
-        ''', {"forward", "backward"}),
+        ''', {"forward"}),
     # A loop only in backward: dW2 as a sum of per-example outer products.
     "backward_only_loop": ('''
         def backward(X, y, params, reg=0.0):
@@ -53,6 +54,19 @@ LOOPING = {
                      "b2": dscores.sum(axis=0), "X": dz1 @ W1.T}
             return float(loss), grads
         ''', {"backward"}),
+    # backward with its own (looping) forward pass inlined: backward loops, forward does not.
+    "backward_inlines_a_looping_forward": ('''
+        def backward(X, y, params, reg=0.0):
+            W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
+            z1 = np.stack([x @ W1 + b1 for x in X])
+            h1 = np.maximum(z1, 0.0)
+            loss, dscores = softmax_cross_entropy(h1 @ W2 + b2, y)
+            loss = loss + 0.5 * reg * (np.sum(W1 * W1) + np.sum(W2 * W2))
+            dz1 = (dscores @ W2.T) * (z1 > 0)
+            grads = {"W1": X.T @ dz1 + reg * W1, "b1": dz1.sum(axis=0), "W2": h1.T @ dscores + reg * W2,
+                     "b2": dscores.sum(axis=0), "X": dz1 @ W1.T}
+            return float(loss), grads
+        ''', {"backward"}),
     # ReLU through np.vectorize: a Python call per entry of z1.
     "np_vectorize": ('''
         relu = np.vectorize(lambda v: v if v > 0 else 0.0, otypes=[np.float64])
@@ -61,7 +75,7 @@ LOOPING = {
             z1 = X @ W1 + b1
             h1 = relu(z1)
             return h1 @ W2 + b2, (X, z1, h1)
-        ''', {"forward", "backward"}),
+        ''', {"forward"}),
     # Softmax row by row through np.apply_along_axis.
     "apply_along_axis": ('''
         def softmax_cross_entropy(scores, y):
@@ -74,7 +88,7 @@ LOOPING = {
             dscores = probs.copy()
             dscores[np.arange(N), y] -= 1
             return loss, dscores / N
-        ''', {"softmax_cross_entropy", "backward"}),
+        ''', {"softmax_cross_entropy"}),
     # The loss gathered by a list comprehension over the examples.
     "list_comprehension": ('''
         def softmax_cross_entropy(scores, y):
@@ -85,7 +99,7 @@ LOOPING = {
             dscores = np.exp(log_probs)
             dscores[np.arange(N), y] -= 1
             return loss, dscores / N
-        ''', {"softmax_cross_entropy", "backward"}),
+        ''', {"softmax_cross_entropy"}),
     # A for loop over the rows inside the softmax.
     "softmax_row_loop": ('''
         def softmax_cross_entropy(scores, y):
@@ -98,7 +112,7 @@ LOOPING = {
             dscores = probs.copy()
             dscores[np.arange(N), y] -= 1
             return loss, dscores / N
-        ''', {"softmax_cross_entropy", "backward"}),
+        ''', {"softmax_cross_entropy"}),
 }
 
 #: name -> the replacing code; vectorized over the batch, so every role passes.

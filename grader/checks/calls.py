@@ -16,27 +16,36 @@ PARAM_LABELS = {"W1": "(D, H)", "b1": "(H,)", "W2": "(H, C)", "b2": "(C,)", "X":
 
 
 def forward_scores(student: Submission, problem: Problem) -> np.ndarray:
-    """The scores (N, C) from the student's forward."""
+    """The scores (N, C) from the student's forward (the one item that judges forward: in-place edits fail it)."""
     p = problem.copy()
     N, _, _, C = p.sizes
     scores, _cache = outputs.unpack_pair(student.call("forward", p.X, p.params), "`forward`", "(scores, cache)")
     return outputs.float64_array(scores, "the scores returned by `forward`", (N, C), "(N, C)")
 
 
-def loss_and_dscores(student: Submission, scores: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    """(loss, dscores (N, C)) from the student's softmax_cross_entropy, on copies of scores and y."""
-    result = student.call("softmax_cross_entropy", scores.copy(), y.copy())
+def loss_and_dscores(student: Submission, scores: np.ndarray, y: np.ndarray,
+                     judged: bool = True) -> tuple[float, np.ndarray]:
+    """(loss, dscores (N, C)) from the student's softmax_cross_entropy, on copies of scores and y.
+
+    judged: this call judges the function's output itself (part2.loss): in-place edits fail it and the loss must
+    be a number as the contract says. Otherwise a size-1 array is read as a number and edits are not checked.
+    """
+    result = student.call("softmax_cross_entropy", scores.copy(), y.copy(), guard=judged)
     loss, dscores = outputs.unpack_pair(result, "`softmax_cross_entropy`", "(loss, dscores)")
-    loss = outputs.number(loss, "the loss returned by `softmax_cross_entropy`")
+    loss = outputs.number(loss, "the loss returned by `softmax_cross_entropy`", strict=judged)
     return loss, outputs.float64_array(dscores, "dscores returned by `softmax_cross_entropy`", scores.shape, "(N, C)")
 
 
-def backward_outputs(student: Submission, problem: Problem, reg: float = 0.0) -> tuple[float, object]:
-    """(loss, grads as returned) from the student's backward on fresh copies; the loss is validated."""
+def backward_outputs(student: Submission, problem: Problem, reg: float = 0.0,
+                     judged: bool = True) -> tuple[float, object]:
+    """(loss, grads as returned) from the student's backward on fresh copies; the loss is validated.
+
+    judged: as in loss_and_dscores (part2.backward_reference and part2.backward_fd judge backward itself).
+    """
     p = problem.copy()
-    loss, grads = outputs.unpack_pair(student.call("backward", p.X, p.y, p.params, reg), "`backward`",
+    loss, grads = outputs.unpack_pair(student.call("backward", p.X, p.y, p.params, reg, guard=judged), "`backward`",
                                       "(loss, grads)")
-    return outputs.number(loss, "the loss returned by `backward`"), grads
+    return outputs.number(loss, "the loss returned by `backward`", strict=judged), grads
 
 
 def valid_grads(grads: object, problem: Problem, keys: tuple = PARAM_NAMES) -> dict:
@@ -46,21 +55,20 @@ def valid_grads(grads: object, problem: Problem, keys: tuple = PARAM_NAMES) -> d
     if "X" in keys and isinstance(grads, dict) and "X" not in grads:
         raise StudentCodeError("not attempted: backward's grads have no 'X' (optional: add the input gradient dX, "
                                "shaped like X).", cause="not_attempted")
-    return outputs.gradient_dict(grads, "the grads returned by `backward`", {k: shapes[k] for k in keys},
-                                 PARAM_LABELS)
+    return outputs.gradient_dict(grads, "`backward`", {k: shapes[k] for k in keys}, PARAM_LABELS)
 
 
 def loss_and_grads(student: Submission, problem: Problem, reg: float = 0.0,
-                   keys: tuple = PARAM_NAMES) -> tuple[float, dict]:
+                   keys: tuple = PARAM_NAMES, judged: bool = True) -> tuple[float, dict]:
     """(loss, grads) from the student's backward, validating only the gradients in `keys`: a check validates
     what it judges, so a malformed gradient is charged to the items that judge it."""
-    loss, grads = backward_outputs(student, problem, reg)
+    loss, grads = backward_outputs(student, problem, reg, judged)
     return loss, valid_grads(grads, problem, keys)
 
 
 def backward_loss(student: Submission, problem: Problem, reg: float = 0.0) -> float:
     """Only the loss from the student's backward (for finite differences)."""
-    return backward_outputs(student, problem, reg)[0]
+    return backward_outputs(student, problem, reg, judged=False)[0]
 
 
 def central_differences(loss_at, problem: Problem, eps: float = 1e-5) -> dict:

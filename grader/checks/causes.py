@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from grader.compare import Tolerance, find_mismatch
+from grader.compare import Tolerance, find_mismatch, precision_loss, precision_words
 from grader.contract import PARAM_NAMES
 from grader.problems import Problem
 from grader.results import CheckResult, failed
@@ -127,6 +127,9 @@ def explain_gradient_mismatch(probes: Sequence[Probe], what: str, expected_label
 
 def _signature(probe: Probe, mism: dict, evidence: str, worst: str) -> Optional[tuple[str, str]]:
     """(cause, words) for the first signature this probe's mismatch fits, else None."""
+    errors = [precision_loss(probe.actual[k], probe.expected[k]) for k in mism]
+    if all(errors) and not probe.own_loss:  # against finite differences, float32 breaks the loss itself
+        return "float32_precision", f"{evidence}{precision_words(max(errors))}. ({worst})"
     if set(mism) == set(PARAM_NAMES):
         found = _factor_cause(probe, PARAM_NAMES)
         if found:

@@ -36,14 +36,14 @@ def _offset_probe(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def check_large_offsets(student: Submission, seed: int, part: str) -> CheckResult:
     """part "loss" or "dscores": finite at logits near ±1e4, and equal to the student's own result shifted back."""
     large, shifted_back, y = _offset_probe(seed)
-    base_loss, base_dscores = calls.loss_and_dscores(student, shifted_back, y)
-    other_loss, _ = calls.loss_and_dscores(student, shifted_back * 0.5, y)
+    base_loss, base_dscores = calls.loss_and_dscores(student, shifted_back, y, judged=False)
+    other_loss, _ = calls.loss_and_dscores(student, shifted_back * 0.5, y, judged=False)
     if not np.isfinite(base_loss) or not np.all(np.isfinite(base_dscores)):
         return failed("softmax_cross_entropy is not finite even on ordinary logits (within ±10).", "not_finite")
     if other_loss == base_loss:
         return failed("softmax_cross_entropy returns the same loss for different scores: it ignores its input.",
                       "ignores_input")
-    loss, dscores = calls.loss_and_dscores(student, large, y)
+    loss, dscores = calls.loss_and_dscores(student, large, y, judged=False)
     hint = ("Subtract each row's own maximum before exp (one global maximum is not enough when rows differ by "
             "2e4); softmax is unchanged by it.")
     if part == "loss":
@@ -68,7 +68,7 @@ def check_large_gaps(student: Submission, seed: int) -> CheckResult:
     scores = rng.normal(0, 1, size=(N, C))
     y = rng.integers(0, C, size=N)
     scores[np.arange(N), y] -= GAP
-    loss, dscores = calls.loss_and_dscores(student, scores, y)
+    loss, dscores = calls.loss_and_dscores(student, scores, y, judged=False)
     if not np.isfinite(loss) or not np.all(np.isfinite(dscores)):
         return failed(f"when the true class's logit is {GAP:g} below the row's maximum, your loss is {loss} (the "
                       f"right value is about {GAP:g}): the true class's probability underflows to 0 and log(0) = -inf. "
@@ -98,8 +98,8 @@ def check_regularization(student: Submission, seed: int, reg_factor: float) -> C
     rng = rng_for(seed, "part2.regularization")
     problem = random_problem(rng, 5, 4, 6, 3, kink_margin=0.0)
     reg = float(rng.uniform(0.3, 0.9))
-    loss0, raw0 = calls.backward_outputs(student, problem, 0.0)
-    loss1, raw1 = calls.backward_outputs(student, problem, reg)
+    loss0, raw0 = calls.backward_outputs(student, problem, 0.0, judged=False)
+    loss1, raw1 = calls.backward_outputs(student, problem, reg, judged=False)
     grads0, grads1 = calls.valid_grads(raw0, problem, ("W1", "W2")), calls.valid_grads(raw1, problem, ("W1", "W2"))
     for name in ("b1", "b2"):  # judged only when well formed: a malformed bias gradient is the backward items' loss
         try:
@@ -115,25 +115,31 @@ def check_regularization(student: Submission, seed: int, reg_factor: float) -> C
     law = f"{'0.5·' if reg_factor == 0.5 else ''}reg·(ΣW1² + ΣW2²)"
     grad_law = "reg·W" if reg_factor == 0.5 else "2·reg·W"
     N = problem.X.shape[0]
+    findings: dict = {}  # (cause, words) -> parameter names, so one mistake in dW1 and dW2 is reported once
     for name in [k for k in ("W1", "W2", "b1", "b2") if k in grads0 and k in grads1]:
         added = grads1[name] - grads0[name]
         mismatch = find_mismatch(added, expected[name], REFERENCE_TOL)
         if mismatch is None:
             continue
-        what = f"with reg={reg:.3g}, grads[{name!r}] changes by"
         if name in ("b1", "b2"):
-            return failed(f"{what} a nonzero amount: the L2 term covers W1 and W2 only, not the biases.",
-                          "reg_on_bias")
-        ratio = _ratio(added, expected[name])
-        known = {0.0: ("reg_missing_in_grad", f"nothing: {grad_law} is missing from d{name}"),
-                 2.0: ("reg_doubled_in_grad", f"twice {grad_law}: the loss uses {law}, whose gradient is {grad_law}"),
-                 0.5: ("reg_halved_in_grad", f"half of {grad_law}: the loss uses {law}, whose gradient is {grad_law}"),
-                 1.0 / N: ("reg_divided_by_N", f"{grad_law}/N: the L2 term is not averaged over the batch")}
-        for value, (cause, words) in known.items():
-            if ratio is not None and abs(ratio - value) < 1e-6:
-                return failed(f"{what} {words}.", cause)
-        return failed(f"{what} the wrong amount (expected {grad_law}): "
-                      f"{mismatch.describe(f'added d{name}', 'reg·W gives')}.", "reg_wrong")
+            finding = ("reg_on_bias", "a nonzero amount: the L2 term covers W1 and W2 only, not the biases")
+        else:
+            ratio = _ratio(added, expected[name])
+            known = {0.0: ("reg_missing_in_grad", f"nothing: {grad_law} is missing from {{d}}"),
+                     2.0: ("reg_doubled_in_grad", f"twice {grad_law}: the loss uses {law}, whose gradient is "
+                                                  f"{grad_law}"),
+                     0.5: ("reg_halved_in_grad", f"half of {grad_law}: the loss uses {law}, whose gradient is "
+                                                 f"{grad_law}"),
+                     1.0 / N: ("reg_divided_by_N", f"{grad_law}/N: the L2 term is not averaged over the batch")}
+            finding = next((f for value, f in known.items() if ratio is not None and abs(ratio - value) < 1e-6),
+                           ("reg_wrong", f"the wrong amount (expected {grad_law}): "
+                                         f"{mismatch.describe(f'added d{name}', 'reg·W gives')}"))
+        findings.setdefault(finding, []).append(name)
+    if findings:
+        (cause, words), names = next(iter(findings.items()))
+        which = " and ".join(f"grads[{n!r}]" for n in names)
+        words = words.replace("{d}", " and ".join(f"d{n}" for n in names))
+        return failed(f"with reg={reg:.3g}, {which} change{'s' if len(names) == 1 else ''} by {words}.", cause)
     added_loss = loss1 - loss0
     if find_mismatch(added_loss, penalty, REFERENCE_TOL):
         ratio = added_loss / penalty

@@ -12,11 +12,11 @@ import numpy as np
 
 from grader.checks import calls
 from grader.checks.causes import Probe, explain_gradient_mismatch
-from grader.compare import REFERENCE_TOL, find_mismatch
+from grader.compare import REFERENCE_TOL, find_mismatch, precision_loss, precision_words
 from grader.contract import PARAM_NAMES
 from grader.mutants import MUTANTS, mutant
 from grader.problems import random_problem
-from grader.results import CheckResult, failed, passed
+from grader.results import CheckResult, StudentCodeError, failed, passed
 from grader.seeding import rng_for
 from grader.student import Submission
 
@@ -30,6 +30,9 @@ def check_forward(student: Submission, reference: ModuleType, seed: int) -> Chec
         p = problem.copy()
         expected = reference.forward(p.X, p.params)[0]
         mismatch = find_mismatch(scores, expected, REFERENCE_TOL)
+        if mismatch and precision_loss(scores, expected):
+            return failed(f"forward's scores (N={N}): {precision_words(precision_loss(scores, expected))}. "
+                          f"({mismatch.describe('scores')})", "float32_precision")
         if mismatch:
             cause, words = _forward_signature(scores, problem)
             return failed(f"forward's scores are wrong{words} (N={N}, D={D}, H={H}, C={C}): "
@@ -94,7 +97,7 @@ def _backward_probes(student: Submission, reference: ModuleType, seed: int, key:
     runs = []
     for N in (1, 7):
         problem = random_problem(rng, N, 5, 6, 4, both_states=2 if N == 1 else 0)
-        loss, grads = calls.loss_and_grads(student, problem, 0.0, keys)
+        loss, grads = calls.loss_and_grads(student, problem, 0.0, keys, judged=key != "bonus.dX")
         p = problem.copy()
         expected_loss, expected = reference.backward(p.X, p.y, p.params, 0.0)
         runs.append((problem, loss, grads, expected_loss, expected))
@@ -148,6 +151,17 @@ def check_dX(student: Submission, reference: ModuleType, seed: int) -> CheckResu
     for problem, _, grads, _, expected in _backward_probes(student, reference, seed, "bonus.dX", ("X",)):
         mismatch = find_mismatch(grads["X"], expected["X"], REFERENCE_TOL)
         if mismatch:
+            upstream = "" if _parameter_grads_right(student, problem, expected) else (
+                " Your parameter gradients are wrong too (see part2.backward_reference): dX inherits their error "
+                "through dz1, so fix those first.")
             return failed(f"grads['X'] is wrong (N={problem.X.shape[0]}): {mismatch.describe('dX')}. "
-                          f"dX = dz1·W1ᵀ has X's shape (N, D).", "dX_wrong")
+                          f"dX = dz1·W1ᵀ has X's shape (N, D).{upstream}", "dX_wrong")
     return passed()
+
+
+def _parameter_grads_right(student: Submission, problem, expected: dict) -> bool:
+    try:
+        _, grads = calls.loss_and_grads(student, problem, 0.0, PARAM_NAMES, judged=False)
+    except StudentCodeError:
+        return False
+    return all(find_mismatch(grads[k], expected[k], REFERENCE_TOL) is None for k in PARAM_NAMES)

@@ -82,21 +82,27 @@ class ProbeError(Exception):
 
 @dataclass
 class RecordingFunction:
-    """A smooth f that records, at every call, which entries of x differ from the original and by how much."""
+    """A smooth f that records, at every call, which entries of x differ from the original and by how much, and
+    which of those moved since the previous call (entries left over from earlier visits are not "perturbed now")."""
 
     original: np.ndarray
     smooth: SmoothFunction
     raise_at_call: int = 0  # 0: never raise
-    calls: list = field(default_factory=list)  # (is the caller's own array, {flat index: delta})
+    calls: list = field(default_factory=list)  # (is the caller's own array, {flat index: delta}, moved indices)
     target: np.ndarray = None
+    previous: np.ndarray = None
 
     def __call__(self, x) -> float:
         arr = np.asarray(x, dtype=np.float64)
         if arr.shape != self.original.shape:
-            self.calls.append((x is self.target, None))
+            self.calls.append((x is self.target, None, None))
         else:
+            before = self.original if self.previous is None else self.previous
             changed = np.flatnonzero(arr != self.original)
-            self.calls.append((x is self.target, {int(i): float(arr.flat[i] - self.original.flat[i]) for i in changed}))
+            moved = {int(i) for i in changed if arr.flat[i] != before.flat[i]}
+            deltas = {int(i): float(arr.flat[i] - self.original.flat[i]) for i in changed}
+            self.calls.append((x is self.target, deltas, moved))
+            self.previous = arr.copy()
         if len(self.calls) == self.raise_at_call:
             raise ProbeError("raised on purpose by the grader's f")
         return self.smooth(arr)
@@ -153,7 +159,7 @@ def check_perturbation(student: Submission, seed: int, aspect: str) -> CheckResu
     recorder, x, original, _ = _recording_run(student, seed)
     seen = recorder.calls
     if aspect == "own_array":
-        copies = sum(1 for own, _ in seen if not own)
+        copies = sum(1 for own, _, _ in seen if not own)
         if not seen or copies:
             return failed(f"f was called with a copy of x, not x itself, in {copies} of {len(seen)} calls: perturb "
                           f"the caller's array in place (f may read it through a closure, e.g. params['W1']).",
@@ -162,21 +168,26 @@ def check_perturbation(student: Submission, seed: int, aspect: str) -> CheckResu
     if aspect == "restores":
         ok, where = _restored(x, original)
         if not ok:
-            return failed(f"x is not bit-for-bit unchanged after numerical_gradient: {where}. Save x[i] and put "
-                          f"the saved value back; x[i] -= eps leaves rounding errors.", "not_restored")
+            left = np.abs(x - original).max()
+            fix = ("it was left perturbed: put the saved value back after evaluating f at x[i]+eps and x[i]-eps"
+                   if left > eps / 2 else "it is off by a rounding error: restoring by arithmetic (x[i] -= eps) "
+                   "does not give x[i] back; save the value and put the saved value back")
+            return failed(f"x is not bit-for-bit unchanged after numerical_gradient: {where}; {fix}.",
+                          "not_restored")
         return passed()
     if aspect == "one_at_a_time":
-        for number, (_, changed) in enumerate(seen, start=1):
-            # Leftovers of an arithmetic restore (a few ulps) are charged to "restores", not counted here.
-            moved = None if changed is None else [i for i, delta in changed.items() if abs(delta) > eps / 2]
-            if moved is None or len(moved) > 1:
-                count = "its shape changed" if moved is None else f"{len(moved)} entries were perturbed"
+        for number, (_, changed, moved) in enumerate(seen, start=1):
+            # Entries left changed by earlier visits (not restored, or restored with a rounding error) are charged
+            # to "restores"; here only the entries perturbed for this call count.
+            perturbed = None if changed is None else [i for i in moved if abs(changed[i]) > eps / 2]
+            if perturbed is None or len(perturbed) > 1:
+                count = "its shape changed" if perturbed is None else f"{len(perturbed)} entries were perturbed"
                 return failed(f"at call {number} of f, {count}: perturb one entry at a time.", "perturbs_many")
         return passed()
     if aspect == "both_directions":
         size = original.size
         plus, minus = set(), set()
-        for _, changed in seen:
+        for _, changed, _ in seen:
             for index, delta in (changed or {}).items():
                 tolerance = 4 * np.spacing(abs(original.flat[index]) + eps)  # x+eps is rounded to a float
                 if abs(delta - eps) <= tolerance:

@@ -1,20 +1,66 @@
 """part4.diagnose: label gradient mismatches by their signature, on a hidden, balanced set of synthetic cases.
 
 Each case is a pair (analytic, numeric) of gradient dicts built from a random "true" gradient and labelled by its
-signature as the contract defines it; a matching parameter agrees to 1e-12 relative, a mismatching one is off by at
-least 5e-2 relative, and a common factor holds exactly. The score is chance-corrected accuracy: (accuracy - 1/7) /
-(1 - 1/7), floored at 0, so a constant answer (right on 1/7 of a balanced set) earns nothing.
+signature as the contract defines it (`label_of`); a case is sent only when it is clear-cut under any sensible
+threshold: a matching parameter agrees to 1e-10 entrywise, a mismatching one is off by at least 2e-2 of its largest
+entry (so also by 1e-2 entrywise), a common factor holds to 1e-10. Every label gets the same fixed mix of variants
+(which parameters are off, and how), so a partly right diagnose scores the same on every seed.
+
+Scoring: every case is asked twice, in shuffled order; a diagnose whose answers differ for identical inputs does
+not read its input and earns 0. Otherwise the score is chance-corrected with a margin of three standard deviations of
+guessing (3σ): max(0, (right - chance - margin) / (total - chance - margin)), so constant, random or input-blind
+answers earn 0 and a fully right diagnose earns 1.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
+from grader.compare import relative_error
 from grader.contract import DIAGNOSE_LABELS, PARAM_NAMES, param_shapes
 from grader.results import CheckResult, StudentCodeError
 from grader.seeding import rng_for
 from grader.student import Submission
 
 CASES_PER_LABEL = 4
+MATCH, MISMATCH = 1e-10, 2e-2
+LAYER1, LAYER2 = ("W1", "b1"), ("W2", "b2")
+
+
+def _scaled_error(a: np.ndarray, n: np.ndarray) -> float:
+    scale = max(float(np.max(np.abs(a))), float(np.max(np.abs(n))))
+    return float(np.max(np.abs(a - n))) / scale if scale > 0 else 0.0
+
+
+def label_of(analytic: dict, numeric: dict) -> Optional[str]:
+    """The contract's label for (analytic, numeric), or None when the case is not clear-cut enough to send."""
+    a = {k: np.asarray(analytic[k], dtype=np.float64) for k in PARAM_NAMES}
+    n = {k: np.asarray(numeric[k], dtype=np.float64) for k in PARAM_NAMES}
+    if any(a[k].shape != n[k].shape for k in PARAM_NAMES):
+        return "shape"
+    if any(not np.all(np.isfinite(a[k])) for k in PARAM_NAMES):
+        return "nan"
+    bad = set()
+    for k in PARAM_NAMES:
+        if relative_error(a[k], n[k]) <= MATCH:
+            continue
+        if _scaled_error(a[k], n[k]) < MISMATCH:
+            return None
+        bad.add(k)
+    if not bad:
+        return "ok"
+    if bad == set(PARAM_NAMES):
+        flat_a = np.concatenate([a[k].ravel() for k in PARAM_NAMES])
+        flat_n = np.concatenate([n[k].ravel() for k in PARAM_NAMES])
+        c = float(np.vdot(flat_a, flat_n) / np.vdot(flat_n, flat_n))
+        if c not in (0.0, 1.0) and all(relative_error(a[k], c * n[k]) <= MATCH for k in PARAM_NAMES):
+            return "scale"
+    if bad <= set(LAYER1):
+        return "layer1"
+    if bad <= set(LAYER2):
+        return "layer2"
+    return "other"
 
 
 def _true_gradient(rng: np.random.Generator) -> dict:
@@ -22,72 +68,94 @@ def _true_gradient(rng: np.random.Generator) -> dict:
     return {k: rng.normal(0, 1, size=s) for k, s in param_shapes(D, H, C).items()}
 
 
-def _off(rng: np.random.Generator, g: np.ndarray) -> np.ndarray:
-    """g changed in a way that is off by at least 5e-2 relative, and not a multiple of g."""
-    kind = rng.integers(3)
-    if kind == 0 and g.size > 1:  # some entries zeroed, as a wrong ReLU mask does
+def _off(rng: np.random.Generator, g: np.ndarray, how: int) -> np.ndarray:
+    """g changed so that it is clearly off and not a multiple of g: 0 half its entries zeroed (a wrong ReLU mask),
+    1 noise added, 2 scaled and shifted."""
+    if how == 0 and g.size > 1:
         out = g.copy()
         out.flat[rng.choice(g.size, size=max(1, g.size // 2), replace=False)] = 0.0
         return out
-    if kind == 1:
+    if how == 1:
         return g + rng.normal(0, 1, size=g.shape) * (0.5 + np.abs(g))
     return g * rng.uniform(1.5, 3.0) + 0.5 * np.sign(g + 1e-300)
 
 
-def make_case(rng: np.random.Generator, label: str) -> tuple[dict, dict]:
-    """One (analytic, numeric) pair whose signature is `label`."""
-    numeric = _true_gradient(rng)
-    analytic = {k: v * (1 + 1e-13 * rng.normal(size=v.shape)) for k, v in numeric.items()}
-    name = str(rng.choice(PARAM_NAMES))
-    if label == "shape":
-        g = analytic[name]
-        analytic[name] = g.T if g.ndim == 2 else g[None, :]
-    elif label == "nan":
-        analytic[name] = analytic[name].copy()
-        analytic[name].flat[rng.integers(analytic[name].size)] = rng.choice([np.nan, np.inf, -np.inf])
-    elif label == "scale":
-        c = float(rng.choice([rng.integers(2, 9), 1.0 / rng.integers(2, 9), -1.0, rng.uniform(1.5, 4)]))
-        analytic = {k: c * v for k, v in numeric.items()}
-    elif label in ("layer1", "layer2"):
-        layer = ("W1", "b1") if label == "layer1" else ("W2", "b2")
-        for k in [k for k in layer if rng.random() < 0.5] or [layer[rng.integers(2)]]:
-            analytic[k] = _off(rng, numeric[k])
-    elif label == "other":
-        first = str(rng.choice(["W1", "b1"]))
-        second = str(rng.choice(["W2", "b2"]))
-        analytic[first] = _off(rng, numeric[first])
-        analytic[second] = 2.0 * numeric[second] if rng.random() < 0.5 else _off(rng, numeric[second])
-    return analytic, numeric
+#: The fixed mix per label: which parameters each of the CASES_PER_LABEL variants touches.
+VARIANTS = {
+    "shape": ["W1", "b1", "W2", "b2"],
+    "nan": ["W1", "b1", "W2", "b2"],
+    "ok": [None, None, None, None],
+    "scale": ["N", "1/N", "-1", "any"],
+    "layer1": [("W1",), ("b1",), ("W1", "b1"), ("W1",)],
+    "layer2": [("W2",), ("b2",), ("W2", "b2"), ("W2",)],
+    "other": [("W1", "W2"), ("b1", "b2"), ("W1", "b2"), ("b1", "W2")],
+}
+
+
+def make_case(rng: np.random.Generator, label: str, variant: int = 0) -> tuple[dict, dict]:
+    """One clear-cut (analytic, numeric) pair whose signature is `label`, of the given variant (see VARIANTS)."""
+    while True:
+        numeric = _true_gradient(rng)
+        analytic = {k: v * (1 + 1e-13 * rng.normal(size=v.shape)) for k, v in numeric.items()}
+        touch = VARIANTS[label][variant % CASES_PER_LABEL]
+        if label == "shape":
+            g = analytic[touch]
+            analytic[touch] = g.T if g.ndim == 2 else g[None, :]
+        elif label == "nan":
+            analytic[touch] = analytic[touch].copy()
+            analytic[touch].flat[rng.integers(analytic[touch].size)] = rng.choice([np.nan, np.inf, -np.inf])
+        elif label == "scale":
+            N = int(rng.integers(2, 9))
+            c = {"N": N, "1/N": 1.0 / N, "-1": -1.0, "any": float(rng.uniform(1.5, 4))}[touch]
+            analytic = {k: c * v for k, v in numeric.items()}
+        elif label != "ok":
+            for k in touch:
+                analytic[k] = _off(rng, numeric[k], int(rng.integers(3)))
+        if label_of(analytic, numeric) == label:
+            return analytic, numeric
 
 
 def check_diagnose(student: Submission, seed: int) -> CheckResult:
-    """Chance-corrected accuracy over CASES_PER_LABEL synthetic cases of each of the seven labels, shuffled."""
+    """Synthetic cases: CASES_PER_LABEL of each of the seven labels, in the fixed mix of VARIANTS."""
     rng = rng_for(seed, "part4.diagnose")
-    labels = [label for label in DIAGNOSE_LABELS for _ in range(CASES_PER_LABEL)]
-    # Shuffled: an answer that follows the order of the calls earns nothing.
-    cases = [(str(label), *make_case(rng, str(label))) for label in rng.permutation(labels)]
-    return score_diagnose(student, cases, "synthetic cases")
+    cases = [(label, *make_case(rng, label, variant))
+             for label in DIAGNOSE_LABELS for variant in range(CASES_PER_LABEL)]
+    return score_diagnose(student, cases, rng, "synthetic cases")
 
 
-def score_diagnose(student: Submission, cases: list, what: str) -> CheckResult:
-    """Ask diagnose about every (label, analytic, numeric) case; score (accuracy - 1/7) / (1 - 1/7), floored at 0."""
-    wrong: dict = {}
-    for label, analytic, numeric in cases:
+def score_diagnose(student: Submission, cases: list, rng: np.random.Generator, what: str) -> CheckResult:
+    """Ask diagnose about every (label, analytic, numeric) case twice, in shuffled order, and score the answers."""
+    order = rng.permutation(2 * len(cases))  # shuffled: an answer that follows the order of calls earns nothing
+    answers: dict = {}
+    for position in order:
+        index = int(position) % len(cases)
+        label, analytic, numeric = cases[index]
         try:
             answer = student.call("diagnose", analytic, numeric)
         except StudentCodeError as error:
             if error.result.cause in ("not_implemented", "missing", "import_failed"):
                 raise
             answer = f"<raised: {error.result.feedback}>"
-        if not (isinstance(answer, str) and answer == label):
-            wrong.setdefault(label, []).append(answer if isinstance(answer, str) else repr(answer))
+        answers.setdefault(index, []).append(answer if isinstance(answer, str) else repr(answer))
+    inconsistent = [i for i, given in answers.items() if given[0] != given[1]]
+    if inconsistent:
+        given = answers[inconsistent[0]]
+        return CheckResult(0.0, f"{what}: diagnose answered {given[0][:40]!r} and then {given[1][:40]!r} for the "
+                                f"same gradients ({len(inconsistent)} of {len(cases)} cases asked twice got two "
+                                f"answers): its answer must depend on its input only.", "diagnose_inconsistent")
+    wrong: dict = {}
+    for index, (label, _, _) in enumerate(cases):
+        if answers[index][0] != label:
+            wrong.setdefault(label, []).append(answers[index][0])
     total, k = len(cases), len(DIAGNOSE_LABELS)
     right = total - sum(len(v) for v in wrong.values())
-    score = max(0.0, (k * right - total) / ((k - 1) * total))  # exact 0 at chance level
+    chance = total / k
+    margin = 3 * np.sqrt(total * (1 / k) * (1 - 1 / k))  # three standard deviations of guessing
+    score = max(0.0, (right - chance - margin) / (total - chance - margin))
     if not wrong:
         return CheckResult(1.0, f"all {total} {what} labelled right.")
     per_label = {label: sum(1 for case in cases if case[0] == label) for label in wrong}
-    details = "; ".join(f"{label}: {len(answers)} of {per_label[label]} wrong (answered "
-                        f"{', '.join(sorted(set(a[:40] for a in answers)))})" for label, answers in wrong.items())
-    return CheckResult(score, f"{what}: {right} of {total} right (chance-corrected score {score:.2f}). {details}.",
-                       "diagnose_wrong")
+    details = "; ".join(f"{label}: {len(given)} of {per_label[label]} wrong (answered "
+                        f"{', '.join(sorted(set(a[:40] for a in given)))})" for label, given in wrong.items())
+    return CheckResult(score, f"{what}: {right} of {total} right (score {score:.2f} after correcting for "
+                              f"guessing). {details}.", "diagnose_wrong")

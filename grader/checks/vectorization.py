@@ -23,18 +23,34 @@ SMALL_N, LARGE_N = 8, 1032
 EVENTS_PER_EXAMPLE = 0.25
 
 
-def count_line_events(call: Callable[[], object]) -> int:
-    """Line events executed while running `call()` (any frame: the student's and numpy's Python code)."""
-    count = 0
+def count_line_events(call: Callable[[], object], skip: frozenset = frozenset()) -> int:
+    """Line events executed while running `call()` (any frame: the student's and numpy's Python code), except
+    inside calls of the code objects in `skip` (and everything they call)."""
+    count, skipping = 0, 0
 
-    def tracer(frame, event, arg):
+    def on_call(frame, event, arg):
+        nonlocal skipping
+        if skipping:
+            return None
+        if frame.f_code in skip:
+            skipping += 1
+            return in_skipped
+        return on_line
+
+    def in_skipped(frame, event, arg):
+        nonlocal skipping
+        if event == "return":
+            skipping -= 1
+        return in_skipped
+
+    def on_line(frame, event, arg):
         nonlocal count
         if event == "line":
             count += 1
-        return tracer
+        return on_line
 
     previous = sys.gettrace()
-    sys.settrace(tracer)
+    sys.settrace(on_call)
     try:
         call()
     finally:
@@ -47,18 +63,32 @@ def _calls_at(student: Submission, role: str, N: int, seed: int) -> Callable[[],
     problem = random_problem(rng_for(seed, f"part2.vectorized.{N}"), N, 10, 10, 5, kink_margin=0.0)
     scores = problem.X[:, :5] * 3.0
     if role == "forward":
-        return lambda: student.call(role, problem.X.copy(), problem.copy().params)
+        return lambda: student.call(role, problem.X.copy(), problem.copy().params, guard=False)
     if role == "softmax_cross_entropy":
-        return lambda: student.call(role, scores.copy(), problem.y.copy())
-    return lambda: student.call(role, problem.X.copy(), problem.y.copy(), problem.copy().params, 0.0)
+        return lambda: student.call(role, scores.copy(), problem.y.copy(), guard=False)
+    return lambda: student.call(role, problem.X.copy(), problem.y.copy(), problem.copy().params, 0.0, guard=False)
+
+
+def _judged_elsewhere(student: Submission, role: str) -> frozenset:
+    """For backward: the code of the student's own forward and softmax_cross_entropy, which are judged on their
+    own, so a loop in forward is charged to forward once even when backward calls it."""
+    if role != "backward":
+        return frozenset()
+    codes = set()
+    for other in ("forward", "softmax_cross_entropy"):
+        code = getattr(student.attribute(other), "__code__", None) if student.has(other) else None
+        if code is not None:
+            codes.add(code)
+    return frozenset(codes)
 
 
 def check_vectorized(student: Submission, role: str, seed: int) -> CheckResult:
     """Fail `role` (forward, softmax_cross_entropy or backward) when its line count grows with N."""
     small, large = _calls_at(student, role, SMALL_N, seed), _calls_at(student, role, LARGE_N, seed)
+    skip = _judged_elsewhere(student, role)
     small()  # warm-up: first-call imports and caches
-    small_counts = [count_line_events(small) for _ in range(2)]
-    large_counts = [count_line_events(large) for _ in range(2)]
+    small_counts = [count_line_events(small, skip) for _ in range(2)]
+    large_counts = [count_line_events(large, skip) for _ in range(2)]
     growth = min(large_counts) - max(small_counts)
     limit = EVENTS_PER_EXAMPLE * (LARGE_N - SMALL_N)
     name = student.name_of(role)

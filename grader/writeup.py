@@ -1,0 +1,52 @@
+"""The text the manual items are graded on: writeup.md in a folder submission, or the module's docstring.
+
+Read as text (the docstring through `ast`, without running the submission) and carried in the report for the human
+grader. A docstring still identical to the template's is not a write-up.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Optional
+
+from grader.student import SubmissionSource
+
+WRITEUP_NAMES = ("writeup.md", "WRITEUP.md", "writeup.txt")
+MAX_CHARS = 20_000
+
+
+def template_path() -> Optional[Path]:
+    """student_template/backprop.py: in the source tree beside grader/, or installed inside the package."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "student_template" / "backprop.py", here.parent / "student_template" / "backprop.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _docstring(path: Path) -> Optional[str]:
+    try:
+        return ast.get_docstring(ast.parse(path.read_text(encoding="utf-8", errors="replace")))
+    except (SyntaxError, ValueError, OSError):
+        return None
+
+
+def find_writeup(source: SubmissionSource) -> Optional[dict]:
+    """{"source": where it came from, "text": the text (at most MAX_CHARS)} or None."""
+    text, origin = None, None
+    if source.given.is_dir():
+        for name in WRITEUP_NAMES:
+            path = source.folder / name
+            if path.is_file():
+                text, origin = path.read_text(encoding="utf-8", errors="replace"), name
+                break
+    if text is None:
+        docstring = _docstring(source.module_path)
+        template = template_path()
+        if docstring and (template is None or docstring.strip() != (_docstring(template) or "").strip()):
+            text, origin = docstring, f"the docstring of {source.module_path.name}"
+    if not text or not text.strip():
+        return None
+    if len(text) > MAX_CHARS:
+        text = text[:MAX_CHARS] + f"\n[... cut at {MAX_CHARS:,} characters]"
+    return {"source": origin, "text": text}
