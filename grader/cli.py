@@ -25,7 +25,7 @@ from grader import student
 from grader.report import Report, format_table, write_gradescope, write_json
 from grader.rubric import GRADING_TESTS_DIR, Rubric, RubricError, default_rubric_path, load_rubric
 from grader.scoring import failure_report
-from grader.seeding import derive_seed
+from grader.seeding import derive_seed, seed_value
 from grader.writeup import find_writeup
 
 #: Output of the grading process kept for error reports, in characters.
@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--rubric", type=Path, help="rubric YAML (default: the bundled rubrics/backprop.yaml)")
     grade.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
     grade.add_argument("--gradescope", type=Path, metavar="FILE", help="write Gradescope's results.json here")
-    grade.add_argument("--seed", type=int, help="input seed (default: derived from the submission and the salt)")
+    grade.add_argument("--seed", type=seed_value, help="input seed, 0 to 2**32-1 (default: derived from the "
+                                                     "submission and the salt)")
     grade.add_argument("--timeout", type=float, metavar="S", help="override the rubric's seconds per grading test")
     grade.add_argument("--import-timeout", type=float, metavar="S", help="override the rubric's import limit")
     grade.add_argument("--total-timeout", type=float, metavar="S", help="override the rubric's limit for the run")

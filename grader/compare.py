@@ -19,10 +19,11 @@ class Tolerance:
 
 
 #: Student vs reference, both float64 on the same inputs. They differ only by rounding in a different order of
-#: operations (about 1e-15 relative for these sizes); the smallest bug the grader must catch moves entries by 1e-2
-#: relative or more. 1e-7 sits between the two with a margin of 1e5 either side, and rejects float32 (about 6e-8
-#: rounding that grows to 1e-6 through the layers).
-REFERENCE_TOL = Tolerance(rtol=1e-7, atol_scale=1e-9, atol_min=1e-12)
+#: operations (about 1e-15 of the array's scale for these sizes); the smallest bug the grader must catch moves
+#: entries by 1e-2 relative or more, and float32 anywhere on the way (6e-8 rounding) by 1e-8 of the scale or more.
+#: rtol 1e-9 with an absolute floor of 1e-11 of the scale keeps a margin of 1e4 above float64 noise and still
+#: rejects float32 every time (precision_loss then names it).
+REFERENCE_TOL = Tolerance(rtol=1e-9, atol_scale=1e-11, atol_min=1e-14)
 
 #: Analytic vs central differences with eps = 1e-5 on a loss of order 1: truncation error eps²·|f'''|/6 ≈ 1e-11,
 #: rounding error 1e-16·|f|/eps ≈ 1e-11, so about 1e-10 absolute on gradients of order 1e-2..1; inputs keep every ReLU
@@ -113,3 +114,10 @@ def precision_loss(actual: Any, expected: Any) -> Optional[float]:
 def precision_words(error: float) -> str:
     return (f"the values are off by about {error:.0e} of their size: that is float32 rounding, not a formula error. "
             f"Is something computed in float32 (e.g. X.astype(np.float32))? The exercise requires float64")
+
+
+def looks_float32(values: Any) -> bool:
+    """True when at least three distinct nonzero finite values are all exactly float32 numbers: a float64 computation
+    lands on one by chance with probability 2**-29 per value."""
+    finite = [float(v) for v in np.ravel(np.asarray(values, dtype=np.float64)) if np.isfinite(v) and v != 0]
+    return len(set(finite)) >= 3 and all(float(np.float32(v)) == v for v in finite)

@@ -6,6 +6,7 @@ Each function returns the value in the form the checks use (a float, a float64 a
 from __future__ import annotations
 
 import numbers
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -59,7 +60,7 @@ def float64_array(value: Any, what: str, shape: tuple[int, ...], shape_label: st
 
 def gradient_dict(value: Any, function: str, shapes: dict, labels: dict) -> dict[str, np.ndarray]:
     """A dict holding a float64 array of the right shape for every key of `shapes` (other keys are ignored)."""
-    if not isinstance(value, dict):
+    if not isinstance(value, Mapping):
         raise StudentCodeError(f"the grads returned by {function} must be a dict of arrays, got "
                                f"{_type_name(value)}.", cause="bad_output")
     missing = [k for k in shapes if k not in value]

@@ -20,7 +20,7 @@ from grader.report import Report, format_table, write_gradescope, write_json
 from grader.results import GradingFailure
 from grader.rubric import GRADING_TESTS_DIR, Rubric, RubricError, default_rubric_path, load_rubric
 from grader.scoring import TestOutcome, grade
-from grader.seeding import derive_seed
+from grader.seeding import derive_seed, seed_value
 from grader.writeup import find_writeup
 
 STATE = pytest.StashKey["GradingRun"]()
@@ -53,7 +53,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("backprop-grader", "grade a backprop submission")
     group.addoption("--submission", metavar="PATH", help="grade this submission (a .py file or a folder)")
     group.addoption("--rubric", metavar="FILE", help="rubric YAML (default: the bundled rubrics/backprop.yaml)")
-    group.addoption("--seed", type=int, metavar="N", help="input seed (default: derived from the submission and salt)")
+    group.addoption("--seed", type=seed_value, metavar="N",
+                    help="input seed, 0 to 2**32-1 (default: derived from the submission and the salt)")
     group.addoption("--grade-json", metavar="FILE", help="write the JSON report here")
     group.addoption("--grade-gradescope", metavar="FILE", help="write Gradescope's results.json here")
     group.addoption("--grade-timeout", type=float, metavar="S", help="override the rubric's seconds per test")

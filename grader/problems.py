@@ -48,9 +48,9 @@ def random_problem(rng: np.random.Generator, N: int, D: int, H: int, C: int,
         X = np.clip(rng.standard_normal((N, D)), -4, 4)
         params = {
             "W1": np.clip(rng.standard_normal((D, H)), -4, 4) / np.sqrt(D),
-            "b1": 0.1 * rng.standard_normal(H),
+            "b1": 0.5 * rng.standard_normal(H),  # large enough that leaving b1 out changes the ReLU mask
             "W2": rng.standard_normal((H, C)) / np.sqrt(H),
-            "b2": 0.1 * rng.standard_normal(C),
+            "b2": 0.5 * rng.standard_normal(C),
         }
         problem = Problem(X, rng.integers(0, C, size=N), {k: params[k] for k in PARAM_NAMES})
         z1 = problem.z1()

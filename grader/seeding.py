@@ -6,6 +6,7 @@ stream keyed by name, so selecting, reordering or adding checks never changes an
 """
 from __future__ import annotations
 
+import argparse
 import hashlib
 import zlib
 from pathlib import Path
@@ -25,3 +26,14 @@ def derive_seed(files: Iterable[Path], salt: str) -> int:
 def rng_for(seed: int, key: str) -> np.random.Generator:
     """The random stream of check `key` in the run with `seed`."""
     return np.random.default_rng([seed, zlib.crc32(key.encode())])
+
+
+def seed_value(text: str) -> int:
+    """A seed: an integer from 0 to 2**32 - 1 (what numpy's generators take)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 2**32 - 1")
+    return value

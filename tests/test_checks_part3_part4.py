@@ -37,6 +37,7 @@ WORDS = {
     "tolerance_out_of_range": ["[1e-07, 0.0001]"],
     "no_tolerance": ["GRAD_CHECK_TOL is", "as a float"],
     "rejects_correct": ["above your tolerance"],
+    "accepts_everything": ["accepted all"],
     "misses_bugs": ["missed"],
     "diagnose_wrong": ["chance-corrected"],
 }
@@ -356,13 +357,24 @@ def tol(value: str) -> str:
     ("'1e-6'", "no_tolerance"),          # a string is not a float
 ])
 def test_grad_check_tolerance(submission_from, value, cause):
-    assert_verdict(outcome(part3_reference.check_tolerance, submission_from(CORRECT + tol(value))), cause)
+    student = submission_from(CORRECT + tol(value))
+    assert_verdict(outcome(part3_reference.check_tolerance, student, reference, 0), cause)
+
+
+def test_a_tolerance_alone_earns_nothing(submission_from):
+    """The template with only GRAD_CHECK_TOL filled in: every grad_check test fails as not implemented."""
+    student = submission_from("GRAD_CHECK_TOL = 1e-6\n\ndef grad_check(backward_fn, X, y, params, reg=0.0, eps=1e-5):"
+                              "\n    raise NotImplementedError\n")
+    for check in (part3_reference.check_tolerance, part3_reference.check_accepts_correct,
+                  part3_reference.check_flags_mutants):
+        result = outcome(check, student, reference, 0)
+        assert (result.fraction, result.cause) == (0.0, "not_implemented")
 
 
 def test_loose_tolerance_is_charged_once(submission_from):
     """GRAD_CHECK_TOL = 1e-2 loses the tolerance test; the checker itself is judged at 1e-4 and passes."""
     student = submission_from(CORRECT + tol("1e-2"))
-    assert "too loose" in outcome(part3_reference.check_tolerance, student).feedback
+    assert "too loose" in outcome(part3_reference.check_tolerance, student, reference, 0).feedback
     assert_verdict(outcome(part3_reference.check_accepts_correct, student, reference, 0), None)
     assert_verdict(outcome(part3_reference.check_flags_mutants, student, reference, 0), None)
 
@@ -371,7 +383,7 @@ def test_loose_tolerance_is_charged_once(submission_from):
 @pytest.mark.parametrize("code", [CORRECT, "from reference.backprop import *\n"], ids=["student_correct", "reference"])
 def test_correct_grad_check_passes(submission_from, code, seed):
     student = submission_from(code)
-    assert_verdict(outcome(part3_reference.check_tolerance, student), None)
+    assert_verdict(outcome(part3_reference.check_tolerance, student, reference, seed), None)
     assert_verdict(outcome(part3_reference.check_accepts_correct, student, reference, seed), None)
     result = outcome(part3_reference.check_flags_mutants, student, reference, seed)
     assert_verdict(result, None)
@@ -379,13 +391,20 @@ def test_correct_grad_check_passes(submission_from, code, seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_grad_check_returning_zeros_flags_nothing(submission_from, seed):
+def test_grad_check_returning_zeros_earns_nothing(submission_from, seed):
     student = submission_from(GRAD_CHECK_ZEROS)
-    # Zeros "accept" every correct backward; the mutation score is where such a checker loses everything.
-    assert_verdict(outcome(part3_reference.check_accepts_correct, student, reference, seed), None)
+    # Zeros "accept" every correct backward, and every buggy one too: accepting means nothing alone.
+    assert_verdict(outcome(part3_reference.check_accepts_correct, student, reference, seed), "accepts_everything")
     result = outcome(part3_reference.check_flags_mutants, student, reference, seed)
     assert_verdict(result, "misses_bugs", 0.0)
     assert "dscores without the 1/N" in result.feedback
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_grad_check_returning_inf_earns_nothing(submission_from, seed):
+    student = submission_from(GRAD_CHECK_ZEROS.replace("0.0 for k", "float('inf') for k"))
+    assert_verdict(outcome(part3_reference.check_accepts_correct, student, reference, seed), "rejects_correct")
+    assert_verdict(outcome(part3_reference.check_flags_mutants, student, reference, seed), "rejects_correct")
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -395,23 +414,20 @@ def test_grad_check_against_own_backward_rejects_doubled_loss(submission_from, s
     assert_verdict(result, "rejects_correct")
     assert "twice the loss" in result.feedback and "OWN loss" in result.feedback
     assert "0.333" in result.feedback  # 2g vs g: |2g - g| / (|2g| + |g|) = 1/3
-    # It does flag mutants, all but the one whose gradients are right for the mean (only its loss is summed).
-    flagged = outcome(part3_reference.check_flags_mutants, student, reference, seed)
-    assert flagged.cause == "misses_bugs" and "missed 1 of" in flagged.feedback
-    assert "the loss summed over the batch" in flagged.feedback
+    # Rejecting a correct backward makes its flags meaningless: no mutation credit either.
+    assert_verdict(outcome(part3_reference.check_flags_mutants, student, reference, seed), "rejects_correct")
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("value", ["1e-6", "1e-4"])
-def test_one_sided_grad_check_rejects_correct(submission_from, value, seed):
-    """Forward differences err by O(eps) on the gradient: a relative error of 1e-4..1e-2 on the smallest entries of
-    dW1, above even the loosest allowed tolerance (1e-4). So the checker really does reject correct backward passes,
-    and losing check_accepts_correct is the right verdict; it still flags every mutant."""
-    student = submission_from(CORRECT + GRAD_CHECK_ONE_SIDED + tol(value))
+def test_one_sided_grad_check_rejects_correct(submission_from, seed):
+    """Forward differences err by O(eps) relative, about 1e-5 and more on the smallest entries: above a 1e-6
+    tolerance, so the checker really does reject correct backward passes (with 1e-4 it may pass: its one-sidedness
+    is charged to part3.numerical_gradient)."""
+    student = submission_from(CORRECT + GRAD_CHECK_ONE_SIDED + tol("1e-6"))
     result = outcome(part3_reference.check_accepts_correct, student, reference, seed)
     assert_verdict(result, "rejects_correct")
     assert "on the reference backward" in result.feedback
-    assert_verdict(outcome(part3_reference.check_flags_mutants, student, reference, seed), None)
+    assert_verdict(outcome(part3_reference.check_flags_mutants, student, reference, seed), "rejects_correct")
 
 
 # ============================================================================================ diagnose

@@ -82,8 +82,9 @@ CASES = {
         {"part2.loss": ("bad_output", "got an array of shape (1,) (use float(...) or .item())")}),
     "X_cast_to_float32_inside": (
         [("    z1 = X @ W1 + b1                     # (N, H)\n", "    z1 = X.astype(np.float32) @ W1 + b1\n")],
-        {"part2.forward", "part2.backward_reference"},
-        {"part2.forward": ("float32_precision", "float32 rounding, not a formula error"),
+        {"part2.forward", "part2.backward_reference", "bonus.dX"},
+        {"bonus.dX": ("float32_precision", "float32 rounding"),
+         "part2.forward": ("float32_precision", "float32 rounding, not a formula error"),
          "part2.backward_reference": ("float32_precision", "float32 rounding")}),
     "reg_missing_in_both": (
         [("    dW1 = dW1 + reg * W1                  # (D, H)\n", ""),

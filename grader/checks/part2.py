@@ -7,11 +7,13 @@ is invariant to adding a constant to a row); regularization compares the student
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from grader.checks import calls
 from grader.checks.causes import Probe, explain_gradient_mismatch
-from grader.compare import FD_TOL, REFERENCE_TOL, find_mismatch
+from grader.compare import FD_TOL, REFERENCE_TOL, find_mismatch, looks_float32
 from grader.contract import PARAM_NAMES
 from grader.problems import random_problem
 from grader.results import CheckResult, StudentCodeError, failed, passed
@@ -33,9 +35,20 @@ def _offset_probe(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return large, large - offsets, rng.integers(0, C, size=N)  # large - offsets is exact (Sterbenz)
 
 
-def check_large_offsets(student: Submission, seed: int, part: str) -> CheckResult:
-    """part "loss" or "dscores": finite at logits near ±1e4, and equal to the student's own result shifted back."""
-    large, shifted_back, y = _offset_probe(seed)
+def _spike_probe(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(scores (N, C), y (N,)): in every row the true class is GAP above the others, so loss and dscores are 0 to
+    within 1e-300. A shift by anything but the row's maximum (a mean, a global max of another row) overflows."""
+    rng = rng_for(seed, "part2.stability.spike")
+    N, C = 3, 6
+    scores = rng.normal(0, 1, size=(N, C))
+    y = rng.integers(0, C, size=N)
+    scores[np.arange(N), y] += GAP
+    return scores, y
+
+
+def _ignores_input(student: Submission, seed: int) -> Optional[CheckResult]:
+    """A failure when softmax_cross_entropy is not finite on ordinary logits or does not depend on them."""
+    _, shifted_back, y = _offset_probe(seed)
     base_loss, base_dscores = calls.loss_and_dscores(student, shifted_back, y, judged=False)
     other_loss, _ = calls.loss_and_dscores(student, shifted_back * 0.5, y, judged=False)
     if not np.isfinite(base_loss) or not np.all(np.isfinite(base_dscores)):
@@ -43,9 +56,26 @@ def check_large_offsets(student: Submission, seed: int, part: str) -> CheckResul
     if other_loss == base_loss:
         return failed("softmax_cross_entropy returns the same loss for different scores: it ignores its input.",
                       "ignores_input")
+    return None
+
+
+def check_large_offsets(student: Submission, seed: int, part: str) -> CheckResult:
+    """part "loss" or "dscores": finite and equal to the student's own result shifted back at logits near ±1e4,
+    and 0 where the true class towers 1000 above the rest."""
+    problem = _ignores_input(student, seed)
+    if problem:
+        return problem
+    large, shifted_back, y = _offset_probe(seed)
+    base_loss, base_dscores = calls.loss_and_dscores(student, shifted_back, y, judged=False)
     loss, dscores = calls.loss_and_dscores(student, large, y, judged=False)
+    spike_scores, spike_y = _spike_probe(seed)
+    spike_loss, spike_dscores = calls.loss_and_dscores(student, spike_scores, spike_y, judged=False)
+    if looks_float32([loss, base_loss, *np.ravel(dscores)]):
+        return failed("your loss and dscores have float32 precision: near ±1e4, float32 cannot even represent the "
+                      "logits' differences (its spacing there is 1e-3). The exercise requires float64.",
+                      "float32_precision")
     hint = ("Subtract each row's own maximum before exp (one global maximum is not enough when rows differ by "
-            "2e4); softmax is unchanged by it.")
+            "2e4, a row mean is not enough when one logit towers above the rest); softmax is unchanged by it.")
     if part == "loss":
         if not np.isfinite(loss):
             return failed(f"with logits near ±1e4 your loss is {loss}. {hint}", "unstable_softmax")
@@ -53,16 +83,27 @@ def check_large_offsets(student: Submission, seed: int, part: str) -> CheckResul
             return failed(f"with logits near ±1e4 your loss is {loss:.6g}, but {base_loss:.6g} for the same logits "
                           f"with each row shifted back near 0 (softmax is invariant to such shifts). {hint}",
                           "unstable_softmax")
+        if not abs(spike_loss) < 1e-12:
+            return failed(f"when the true class's logit is {GAP:g} above the others your loss is {spike_loss} "
+                          f"instead of 0. {hint}", "unstable_softmax")
         return passed()
     mismatch = find_mismatch(dscores, base_dscores, REFERENCE_TOL)
     if mismatch:
         shifted_back = mismatch.describe("dscores", "with the rows shifted back near 0 it")
         return failed(f"with logits near ±1e4 dscores is wrong: {shifted_back}. {hint}", "unstable_softmax")
+    if not np.all(np.abs(spike_dscores) < 1e-12):
+        worst = spike_dscores.flat[int(np.argmax(np.where(np.isfinite(spike_dscores), np.abs(spike_dscores),
+                                                          np.inf)))]
+        return failed(f"when the true class's logit is {GAP:g} above the others dscores should be 0, but has "
+                      f"{worst}. {hint}", "unstable_softmax")
     return passed()
 
 
 def check_large_gaps(student: Submission, seed: int) -> CheckResult:
     """The loss stays finite when the true class's logit is 1000 below its row's maximum (confidently wrong rows)."""
+    problem = _ignores_input(student, seed)
+    if problem:
+        return problem
     rng = rng_for(seed, "part2.stability.gaps")
     N, C = 4, 3
     scores = rng.normal(0, 1, size=(N, C))
@@ -86,7 +127,20 @@ def check_backward_fd(student: Submission, seed: int) -> CheckResult:
         loss, grads = calls.loss_and_grads(student, problem)
         if not np.isfinite(loss):
             return failed(f"backward's loss is {loss} on ordinary inputs (N={N}).", "not_finite")
-        numeric = calls.central_differences(lambda p: calls.backward_loss(student, p), problem.copy())
+        losses = []
+
+        def loss_at(p):
+            losses.append(calls.backward_loss(student, p))
+            return losses[-1]
+
+        numeric = calls.central_differences(loss_at, problem.copy())
+        if looks_float32(losses):
+            return failed("backward's loss has float32 precision (every value is exactly a float32): finite "
+                          "differences of it are rounding noise. The exercise requires float64.", "float32_precision")
+        if not any(np.any(g) for g in numeric.values()):
+            return failed(f"backward's loss does not change when any parameter changes (N={N}): gradients of a "
+                          f"constant say nothing. The loss is the mean cross-entropy of the network's scores.",
+                          "constant_loss")
         probes.append(Probe(problem, grads, numeric, FD_TOL, own_loss=True))
     problem_found = explain_gradient_mismatch(
         probes, "your gradients disagree with central differences of your own loss", "the numerical gradient")

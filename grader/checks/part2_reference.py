@@ -63,14 +63,21 @@ def check_loss(student: Submission, reference: ModuleType, seed: int) -> CheckRe
         y = rng.integers(0, C, size=N)
         loss, dscores = calls.loss_and_dscores(student, scores, y)
         expected_loss, expected_dscores = reference.softmax_cross_entropy(scores.copy(), y.copy())
-        if find_mismatch(loss, expected_loss, REFERENCE_TOL):
+        loss_mismatch = find_mismatch(loss, expected_loss, REFERENCE_TOL)
+        if loss_mismatch:
             ratio = loss / expected_loss
             if N > 1 and abs(ratio - N) < 1e-6 * N:
                 return failed(f"with N={N} your loss is {loss:.6g}, {N}× the right {expected_loss:.6g}: it sums over "
                               f"the batch instead of averaging.", "sum_instead_of_mean")
-            return failed(f"with N={N} your loss is {loss:.6g} but the mean cross-entropy is {expected_loss:.6g}.",
-                          "loss_wrong")
+            if precision_loss(loss, expected_loss):
+                return failed(f"your loss (N={N}): {precision_words(precision_loss(loss, expected_loss))}. "
+                              f"({loss_mismatch.describe('the loss')})", "float32_precision")
+            return failed(f"with N={N} the loss is not the mean cross-entropy: "
+                          f"{loss_mismatch.describe('your loss')}.", "loss_wrong")
         mismatch = find_mismatch(dscores, expected_dscores, REFERENCE_TOL)
+        if mismatch and precision_loss(dscores, expected_dscores):
+            return failed(f"dscores (N={N}): {precision_words(precision_loss(dscores, expected_dscores))}. "
+                          f"({mismatch.describe('dscores')})", "float32_precision")
         if mismatch:
             evidence = f"with N={matched_at[0]} your dscores match; " if matched_at else ""
             onehot = np.eye(C)[y]
@@ -110,12 +117,15 @@ def check_backward(student: Submission, reference: ModuleType, seed: int) -> Che
     runs = _backward_probes(student, reference, seed, "part2.backward_reference")
     for problem, loss, _, expected_loss, _ in runs:
         N = problem.X.shape[0]
-        if find_mismatch(loss, expected_loss, REFERENCE_TOL):
+        mismatch = find_mismatch(loss, expected_loss, REFERENCE_TOL)
+        if mismatch:
             if N > 1 and abs(loss - N * expected_loss) <= 1e-9 * abs(N * expected_loss):
                 return failed(f"with N={N} backward's loss is {loss:.6g}, {N}× the right {expected_loss:.6g}: it "
                               f"sums the cross-entropy over the batch instead of averaging it.", "sum_instead_of_mean")
-            return failed(f"backward's loss is {loss:.6g} but should be {expected_loss:.6g} (N={N}, reg=0).",
-                          "loss_wrong")
+            if precision_loss(loss, expected_loss):
+                return failed(f"backward's loss (N={N}): {precision_words(precision_loss(loss, expected_loss))}. "
+                              f"({mismatch.describe('the loss')})", "float32_precision")
+            return failed(f"backward's loss is wrong (N={N}, reg=0): {mismatch.describe('the loss')}.", "loss_wrong")
     probes = [Probe(problem, grads, expected, REFERENCE_TOL) for problem, _, grads, _, expected in runs]
     found = explain_gradient_mismatch(probes, "your gradients differ from the reference's", "the reference's")
     if found is None:
@@ -124,8 +134,9 @@ def check_backward(student: Submission, reference: ModuleType, seed: int) -> Che
     if kind is None:
         return found
     sizes = " and ".join(f"N={probe.N}" for probe in probes)
-    return failed(f"your gradients are exactly those of a backward pass with {MUTANTS[kind]} (at {sizes}). "
-                  f"{found.feedback}", kind)
+    detail = "" if found.cause == "unknown" else f" In detail, {found.feedback}"
+    return failed(f"your gradients differ from the reference's: they are exactly those of a backward pass with "
+                  f"{MUTANTS[kind]} (at {sizes}).{detail}", kind)
 
 
 def _reproduced_mistake(probes: list) -> Optional[str]:
@@ -150,6 +161,10 @@ def check_dX(student: Submission, reference: ModuleType, seed: int) -> CheckResu
     """Bonus: grads["X"] (N, D), the input gradient, matches the reference's."""
     for problem, _, grads, _, expected in _backward_probes(student, reference, seed, "bonus.dX", ("X",)):
         mismatch = find_mismatch(grads["X"], expected["X"], REFERENCE_TOL)
+        if mismatch and precision_loss(grads["X"], expected["X"]):
+            return failed(f"grads['X'] (N={problem.X.shape[0]}): "
+                          f"{precision_words(precision_loss(grads['X'], expected['X']))}. ({mismatch.describe('dX')})",
+                          "float32_precision")
         if mismatch:
             upstream = "" if _parameter_grads_right(student, problem, expected) else (
                 " Your parameter gradients are wrong too (see part2.backward_reference): dX inherits their error "

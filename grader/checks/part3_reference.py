@@ -9,8 +9,9 @@ student's tolerance, so a correct checker is never blamed for finite-difference 
 from __future__ import annotations
 
 import numbers
+from dataclasses import dataclass
 from types import ModuleType
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -49,8 +50,8 @@ def judging_tolerance(student: Submission) -> float:
     return 1e-6 if tol is None or not np.isfinite(tol) else float(min(max(tol, low), high))
 
 
-def check_tolerance(student: Submission) -> CheckResult:
-    """GRAD_CHECK_TOL is a float in [1e-7, 1e-4]."""
+def check_tolerance(student: Submission, reference: ModuleType, seed: int) -> CheckResult:
+    """GRAD_CHECK_TOL is a float in [1e-7, 1e-4], used by a grad_check that runs (a tolerance alone earns nothing)."""
     name = student.name_of("grad_check_tol")
     value = student.attribute("grad_check_tol")
     tol = stated_tolerance(student)
@@ -61,6 +62,7 @@ def check_tolerance(student: Submission) -> CheckResult:
         why = ("too loose: bugs such as a missing ReLU mask on a few units can stay below it" if tol > high else
                "too tight: finite differences in float64 are not that accurate")
         return failed(f"{name} = {tol:g} is {why}; it must lie in [{low:g}, {high:g}].", "tolerance_out_of_range")
+    checker_verdict(student, reference, seed)  # raises for a grad_check that does not run
     return passed()
 
 
@@ -110,10 +112,33 @@ def _doubled(reference: ModuleType) -> Callable:
     return backward
 
 
-def check_accepts_correct(student: Submission, reference: ModuleType, seed: int) -> CheckResult:
-    """Every error reported for correct backward passes is below GRAD_CHECK_TOL."""
+@dataclass
+class CheckerVerdict:
+    """What the student's grad_check did on the probe: accepting correct backward passes and flagging buggy ones.
+    Either alone means nothing (a checker that returns zeros accepts everything, one that returns inf flags
+    everything), so each grading test needs both."""
+
+    tol: float
+    rejected: Optional[CheckResult]  # None: every correct backward accepted
+    counted: list
+    missed: list
+
+
+_VERDICTS: dict = {}
+
+
+def checker_verdict(student: Submission, reference: ModuleType, seed: int) -> CheckerVerdict:
+    """Run the student's grad_check on the correct and the buggy backward passes (once per run: cached)."""
+    key = (id(student), id(reference), seed)
+    if key not in _VERDICTS:
+        _VERDICTS[key] = _judge_checker(student, reference, seed)
+    return _VERDICTS[key]
+
+
+def _judge_checker(student: Submission, reference: ModuleType, seed: int) -> CheckerVerdict:
     tol = judging_tolerance(student)
     problem, reg, _ = select_probe(reference, seed, tol)
+    rejected = None
     cases = (("the reference backward", reference.backward, ""),
              ("a backward that is correct for twice the loss (loss and gradients both doubled)", _doubled(reference),
               " Differentiate backward_fn's OWN loss numerically; do not compare with your own backward."))
@@ -121,16 +146,10 @@ def check_accepts_correct(student: Submission, reference: ModuleType, seed: int)
         errors = _student_errors(student, backward_fn, problem, reg)
         worst = max(errors, key=lambda k: errors[k] if np.isfinite(errors[k]) else np.inf)
         if not all(np.isfinite(e) and e < tol for e in errors.values()):
-            return failed(f"on {label}, your grad_check reported {worst}: {errors[worst]:.3g}, above your tolerance "
-                          f"{tol:g}, though the grader's own check gives at most {tol / 10:g}.{hint}",
-                          "rejects_correct")
-    return passed()
-
-
-def check_flags_mutants(student: Submission, reference: ModuleType, seed: int) -> CheckResult:
-    """Credit for the share of visible mutants the student's grad_check flags; feedback names the missed ones."""
-    tol = judging_tolerance(student)
-    problem, reg, _ = select_probe(reference, seed, tol)
+            rejected = failed(f"on {label}, your grad_check reported {worst}: {errors[worst]:.3g}, above your "
+                              f"tolerance {tol:g}, though the grader's own check gives at most {tol / 10:g}.{hint}",
+                              "rejects_correct")
+            break
     counted, missed = [], []
     for kind, words in MUTANTS.items():
         if kind in EXCLUDED_MUTANTS:
@@ -143,15 +162,38 @@ def check_flags_mutants(student: Submission, reference: ModuleType, seed: int) -
         counted.append(kind)
         try:
             errors = _student_errors(student, backward_fn, problem, reg)
-        except Exception as error:  # noqa: BLE001 - raising on a buggy backward counts as flagging it
-            if getattr(error, "result", None) and error.result.cause in ("not_implemented", "missing",
-                                                                         "import_failed"):
+        except StudentCodeError as error:  # raising on a buggy backward counts as flagging it
+            if error.result.cause in ("not_implemented", "missing", "import_failed"):
                 raise
             continue
         if all(np.isfinite(e) and e <= tol for e in errors.values()):
             missed.append(words)
-    share = 1 - len(missed) / len(counted)
+    return CheckerVerdict(tol, rejected, counted, missed)
+
+
+def check_accepts_correct(student: Submission, reference: ModuleType, seed: int) -> CheckResult:
+    """Every error reported for correct backward passes is below GRAD_CHECK_TOL, and the checker flags at least one
+    buggy backward pass (else it accepts everything)."""
+    verdict = checker_verdict(student, reference, seed)
+    if verdict.rejected:
+        return verdict.rejected
+    if len(verdict.missed) == len(verdict.counted):
+        return failed(f"your grad_check accepted all {len(verdict.counted)} buggy backward passes as well as the "
+                      f"correct ones: it reports no error above {verdict.tol:g} even for clearly wrong gradients.",
+                      "accepts_everything")
+    return passed()
+
+
+def check_flags_mutants(student: Submission, reference: ModuleType, seed: int) -> CheckResult:
+    """Credit for the share of visible mutants the student's grad_check flags, if it accepts the correct backward
+    passes (else flagging means nothing); feedback names the missed ones."""
+    verdict = checker_verdict(student, reference, seed)
+    counted, missed = verdict.counted, verdict.missed
+    if verdict.rejected:
+        return failed(f"your grad_check rejects correct backward passes, so flagging buggy ones shows nothing: "
+                      f"{verdict.rejected.feedback}", "rejects_correct")
     if not missed:
         return passed(f"flagged all {len(counted)} buggy backward passes.")
-    return CheckResult(share, f"your grad_check (tolerance {tol:g}) missed {len(missed)} of {len(counted)} buggy "
-                              f"backward passes: {'; '.join(missed)}.", "misses_bugs")
+    return CheckResult(1 - len(missed) / len(counted),
+                       f"your grad_check (tolerance {verdict.tol:g}) missed {len(missed)} of {len(counted)} buggy "
+                       f"backward passes: {'; '.join(missed)}.", "misses_bugs")

@@ -3,8 +3,8 @@ from grader.checks import part3_reference
 from grader.results import expect
 
 
-def test_grad_check_tolerance(student):
-    expect(part3_reference.check_tolerance(student))
+def test_grad_check_tolerance(student, reference, seed):
+    expect(part3_reference.check_tolerance(student, reference, seed))
 
 
 def test_grad_check_accepts_correct(student, reference, seed):
