@@ -92,6 +92,31 @@ CASES = {
         {"part2.regularization"},
         {"part2.regularization": ("reg_missing_in_grad", "grads['W1'] and grads['W2'] change by nothing: reg·W is "
                                                          "missing from dW1 and dW2")}),
+    "memoizing_backward": (  # answers remembered per shape: right the first time, stale afterwards
+        [("# ---------------------------------------------------------------- Part 3\n",
+          "_memo, _backward = {}, backward\n\n\ndef backward(X, y, params, reg=0.0):\n"
+          "    key = (X.shape, params['W2'].shape, reg)\n"
+          "    if key not in _memo:\n        _memo[key] = _backward(X, y, params, reg)\n"
+          "    return _memo[key]\n\n\n# ---------------------------------------------------------------- Part 3\n")],
+        {"part2.backward_reference", "part2.backward_fd", "part2.regularization", "bonus.dX"},
+        {"part2.backward_fd": ("constant_loss", "does not change when any parameter changes")}),
+    "row_mean_shift": (
+        [("    shifted = scores - scores.max(axis=1, keepdims=True)",
+          "    shifted = scores - scores.mean(axis=1, keepdims=True)")],
+        {"part2.stability"},
+        {"part2.stability": ("unstable_softmax", "a row mean is not enough")}),
+    "no_relu_in_forward": (
+        [("    h1 = np.maximum(z1, 0.0)             # (N, H)\n", "    h1 = z1\n")],
+        {"part2.forward", "part2.backward_reference", "part2.backward_fd", "bonus.dX"},
+        {"part2.forward": ("no_relu", "as if there were no ReLU"),
+         "part2.backward_fd": ("no_relu_in_forward", "does not apply the ReLU")}),
+    "full_reg_convention_consistently": (
+        [("    dW1 = dW1 + reg * W1                  # (D, H)\n", "    dW1 = dW1 + 2 * reg * W1\n"),
+         ("    dW2 = dW2 + reg * W2                  # (H, C)\n", "    dW2 = dW2 + 2 * reg * W2\n"),
+         ("    loss = loss + 0.5 * reg * (np.sum(W1 * W1) + np.sum(W2 * W2))   # scalar\n",
+          "    loss = loss + reg * (np.sum(W1 * W1) + np.sum(W2 * W2))\n")],
+        {"part2.regularization"},
+        {"part2.regularization": ("reg_convention", "consistently use the reg·ΣW² (gradient 2·reg·W) convention")}),
     "reg_doubled_in_dW2": (
         [("    dW2 = dW2 + reg * W2                  # (H, C)\n", "    dW2 = dW2 + 2 * reg * W2\n")],
         {"part2.regularization"},

@@ -79,24 +79,34 @@ def _factor_cause(probe: Probe, names: Sequence[str]) -> Optional[tuple[float, s
     return c, "constant_factor", f"{c:.4g}× the expected value"
 
 
-def _relu_mask_signature(probe: Probe) -> Optional[str]:
-    """On an N=1 probe db1 is dz1 itself. When every wrong entry is either nonzero at a unit whose ReLU is off or
-    zero at an active unit, describe that; else None."""
+def _relu_mask_signature(probe: Probe) -> Optional[tuple[str, str]]:
+    """On an N=1 probe db1 is dz1 itself. (cause, words) when every wrong entry is either nonzero at a unit whose
+    ReLU is off or zero at an active unit (a wrong mask), or when the truth is nonzero at inactive units where the
+    student's gradient is 0 (the forward pass has no ReLU but the backward pass masks); else None."""
     if probe.N != 1:
         return None
     inactive = probe.problem.z1()[0] <= 0
     actual, expected = probe.actual["b1"], probe.expected["b1"]
     wrong = np.abs(actual - expected) > probe.tol.rtol * np.abs(expected) + 1e-9
-    leaks = wrong & inactive
+    if not wrong.any():
+        return None
+    expected_zero = np.abs(expected) <= 1e-9
+    if probe.own_loss and np.all(wrong <= inactive) and np.all(actual[wrong] == 0) and not expected_zero[wrong].any():
+        return "no_relu_in_forward", (f"your loss changes with {int(wrong.sum())} hidden unit(s) whose z1 <= 0, so "
+                                      f"your forward pass does not apply the ReLU (h1 = max(z1, 0)), while your "
+                                      f"backward pass masks those units")
+    leaks = wrong & inactive & expected_zero & (actual != 0)
     blocks = wrong & ~inactive & (actual == 0)
-    if not wrong.any() or np.any(wrong & ~leaks & ~blocks):
+    if np.any(wrong & ~leaks & ~blocks):
         return None
     parts = []
     if leaks.any():
         parts.append(f"nonzero at {int(leaks.sum())} hidden unit(s) whose ReLU is off (z1 <= 0)")
     if blocks.any():
         parts.append(f"zero at {int(blocks.sum())} active unit(s) (z1 > 0)")
-    return " and ".join(parts)
+    return "relu_mask", (f"grads['b1'] (which is dz1 at N=1) is {' and '.join(parts)}: the ReLU mask is wrong. The "
+                         f"gradient must be zero where z1 <= 0 and pass through unchanged where z1 > 0: "
+                         f"dz1 = dh1 * (z1 > 0)")
 
 
 def explain_gradient_mismatch(probes: Sequence[Probe], what: str, expected_label: str) -> Optional[CheckResult]:
@@ -147,9 +157,7 @@ def _signature(probe: Probe, mism: dict, evidence: str, worst: str) -> Optional[
     if set(mism) <= LAYER1:
         signature = _relu_mask_signature(probe)
         if signature:
-            return "relu_mask", (f"{evidence}only layer 1 is wrong, and grads['b1'] (which is dz1 at N=1) is "
-                                 f"{signature}: the ReLU mask is wrong. The gradient must be zero where z1 <= 0 and "
-                                 f"pass through unchanged where z1 > 0: dz1 = dh1 * (z1 > 0). ({worst})")
+            return signature[0], f"{evidence}only layer 1 is wrong, and {signature[1]}. ({worst})"
         return "layer1", (f"{evidence}only layer 1 (W1, b1) is wrong while layer 2 matches: look at the ReLU "
                           f"backward step and below it. ({worst})")
     if set(mism) <= LAYER2:

@@ -148,8 +148,17 @@ def check_backward_fd(student: Submission, seed: int) -> CheckResult:
 
 
 def check_regularization(student: Submission, seed: int, reg_factor: float) -> CheckResult:
-    """The difference between backward at reg > 0 and at reg = 0: loss + f·reg·(ΣW1²+ΣW2²), dW + 2f·reg·W, db + 0."""
+    """The difference between backward at reg > 0 and at reg = 0: loss + f·reg·(ΣW1²+ΣW2²), dW + 2f·reg·W, db + 0,
+    on two problems of the same shape (an answer remembered from an earlier call does not pass)."""
     rng = rng_for(seed, "part2.regularization")
+    for _ in range(2):
+        result = _regularization_probe(student, rng, reg_factor)
+        if not result.passed:
+            return result
+    return passed()
+
+
+def _regularization_probe(student: Submission, rng: np.random.Generator, reg_factor: float) -> CheckResult:
     problem = random_problem(rng, 5, 4, 6, 3, kink_margin=0.0)
     reg = float(rng.uniform(0.3, 0.9))
     loss0, raw0 = calls.backward_outputs(student, problem, 0.0, judged=False)
@@ -189,14 +198,21 @@ def check_regularization(student: Submission, seed: int, reg_factor: float) -> C
                            ("reg_wrong", f"the wrong amount (expected {grad_law}): "
                                          f"{mismatch.describe(f'added d{name}', 'reg·W gives')}"))
         findings.setdefault(finding, []).append(name)
+    added_loss = loss1 - loss0
+    loss_ratio = added_loss / penalty
+    convention = {"reg_doubled_in_grad": 2.0, "reg_halved_in_grad": 0.5}
+    if len(findings) == 1 and convention.get(next(iter(findings))[0]) and \
+            abs(loss_ratio - convention[next(iter(findings))[0]]) < 1e-6:
+        theirs = "reg·ΣW² (gradient 2·reg·W)" if loss_ratio * reg_factor == 1.0 else "0.5·reg·ΣW² (gradient reg·W)"
+        return failed(f"with reg={reg:.3g}, your loss and gradients consistently use the {theirs} convention, but "
+                      f"this course's loss is mean cross-entropy + {law} (gradient {grad_law}).", "reg_convention")
     if findings:
         (cause, words), names = next(iter(findings.items()))
         which = " and ".join(f"grads[{n!r}]" for n in names)
         words = words.replace("{d}", " and ".join(f"d{n}" for n in names))
         return failed(f"with reg={reg:.3g}, {which} change{'s' if len(names) == 1 else ''} by {words}.", cause)
-    added_loss = loss1 - loss0
     if find_mismatch(added_loss, penalty, REFERENCE_TOL):
-        ratio = added_loss / penalty
+        ratio = loss_ratio
         words = {0.0: "nothing: the L2 term is missing from the loss", 2.0: "twice the L2 term",
                  0.5: "half the L2 term", 1.0 / N: "the L2 term divided by N (averaged over the batch)"}
         found = next((w for v, w in words.items() if abs(ratio - v) < 1e-6), None)

@@ -22,9 +22,10 @@ from grader.student import Submission
 
 
 def check_forward(student: Submission, reference: ModuleType, seed: int) -> CheckResult:
-    """forward's scores (N, C) match the reference's, on two problems of different sizes."""
+    """forward's scores (N, C) match the reference's, on problems of two sizes (one size twice, with other data:
+    an answer remembered from an earlier call of the same shape does not pass)."""
     rng = rng_for(seed, "part2.forward")
-    for N, D, H, C in ((9, 7, 5, 3), (1, 4, 6, 2)):
+    for N, D, H, C in ((9, 7, 5, 3), (1, 4, 6, 2), (9, 7, 5, 3)):
         problem = random_problem(rng, N, D, H, C, kink_margin=0.0)
         scores = calls.forward_scores(student, problem)
         p = problem.copy()
@@ -55,10 +56,10 @@ def _forward_signature(scores: np.ndarray, problem) -> tuple[str, str]:
 
 
 def check_loss(student: Submission, reference: ModuleType, seed: int) -> CheckResult:
-    """softmax_cross_entropy's loss and dscores match the reference's, at N=1 and N=8 on ordinary logits."""
+    """softmax_cross_entropy's loss and dscores match the reference's, at N=1 and twice at N=8 on ordinary logits."""
     rng = rng_for(seed, "part2.loss")
     matched_at = []
-    for N, C in ((1, 3), (8, 5)):
+    for N, C in ((1, 3), (8, 5), (8, 5)):
         scores = rng.normal(0, 3, size=(N, C))
         y = rng.integers(0, C, size=N)
         loss, dscores = calls.loss_and_dscores(student, scores, y)
@@ -99,10 +100,10 @@ def check_loss(student: Submission, reference: ModuleType, seed: int) -> CheckRe
 
 
 def _backward_probes(student: Submission, reference: ModuleType, seed: int, key: str, keys: tuple = PARAM_NAMES):
-    """The student's and the reference's (loss, grads) at reg = 0 on an N=1 and an N=7 problem (D=5 != H=6)."""
+    """The student's and the reference's (loss, grads) at reg = 0 on an N=1 and two N=7 problems (D=5 != H=6)."""
     rng = rng_for(seed, key)
     runs = []
-    for N in (1, 7):
+    for N in (1, 7, 7):
         problem = random_problem(rng, N, 5, 6, 4, both_states=2 if N == 1 else 0)
         loss, grads = calls.loss_and_grads(student, problem, 0.0, keys, judged=key != "bonus.dX")
         p = problem.copy()

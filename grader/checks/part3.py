@@ -148,6 +148,10 @@ def check_perturbation(student: Submission, seed: int, aspect: str) -> CheckResu
     eps = PROBE_EPS
     if aspect == "restores_on_exception":
         recorder, x, original, raised = _recording_run(student, seed, raise_at_call=3)
+        if len(recorder.calls) < 3:
+            return failed(f"numerical_gradient called f only {len(recorder.calls)} time(s) for a 3×4 x, so the probe "
+                          f"(f raises at its 3rd call) never ran: f must be evaluated twice per entry.",
+                          "never_perturbs")
         if raised is None:
             return failed("when f raised an exception on its 3rd call, numerical_gradient did not let it propagate "
                           "(it was swallowed).", "swallows_exception")
@@ -158,6 +162,9 @@ def check_perturbation(student: Submission, seed: int, aspect: str) -> CheckResu
         return passed()
     recorder, x, original, _ = _recording_run(student, seed)
     seen = recorder.calls
+    if not any(changed for _, changed, _ in seen):
+        return failed(f"numerical_gradient never evaluated f at a perturbed x (f was called {len(seen)} time(s), "
+                      f"always at x itself): perturb x[i] by +eps and -eps, one entry at a time.", "never_perturbs")
     if aspect == "own_array":
         copies = sum(1 for own, _, _ in seen if not own)
         if not seen or copies:
@@ -202,31 +209,42 @@ def check_perturbation(student: Submission, seed: int, aspect: str) -> CheckResu
 
 
 # ------------------------------------------------------------------------------------------------ rel_error
-def check_rel_error(student: Submission) -> CheckResult:
-    """Probe values with known answers; credit per probe passed, feedback naming each failure and its cause."""
-    a = np.array([[1.0, -2.0], [3.0, 0.5]])
+def check_rel_error(student: Submission, seed: int) -> CheckResult:
+    """Probes with known answers, drawn from the seed; credit per probe passed, feedback naming each failure.
+
+    The contract allows a tiny denominator floor (<= 1e-8): on the small-values probe (entries of a few 1e-6) it
+    moves the answer by at most 0.4%, so that probe accepts 1/3 within 1%; a floor at 1 gives about 1e-6 instead.
+    """
+    rng = rng_for(seed, "part3.rel_error")
+    small = float(rng.uniform(1, 9)) * 1e-6
+    # Entries of size 1 to 3: |a|+|b| >= 1 wherever they differ, so only the small-values probe sees a floor at 1.
+    a = rng.choice([-1.0, 1.0], size=(2, 3)) * rng.uniform(1.0, 3.0, size=(2, 3))
+    r = float(rng.uniform(0.2, 0.8))
     b = a.copy()
-    b[1, 0] = 1.0  # rel error 0.5 at one entry, 0 elsewhere
-    u, v = np.array([0.3, -1.2, 2.0]), np.array([0.1, -1.0, 2.5])
-    probes = [  # (label, arguments, expected value, cause and hint when it is not returned)
-        ("rel_error(1e-6, 2e-6)", (1e-6, 2e-6), 1.0 / 3.0, "floored_at_1",
+    index = tuple(int(i) for i in rng.integers(0, 2, size=1)) + (int(rng.integers(0, 3)),)
+    b[index] = a[index] * (1 - r) / (1 + r)  # |a-b|/(|a|+|b|) = r there, 0 elsewhere
+    u, v = rng.normal(size=4), rng.normal(size=4)
+    x = rng.choice([-1.0, 1.0], size=3) * rng.uniform(1.0, 3.0, size=3)
+    probes = [  # (label, arguments, expected value, relative tolerance, cause and hint when it is not returned)
+        (f"rel_error({small:.3g}, {2 * small:.3g})", (small, 2 * small), 1.0 / 3.0, 1e-2, "floored_at_1",
          "a denominator floored at 1 (max(1, |a|+|b|)) gives about 1e-6: floor at 1e-8 or less, or not at all"),
-        ("rel_error(0.0, 0.0)", (0.0, 0.0), 0.0, "nan_on_zero", "0 where both are 0 (guard the 0/0)"),
-        ("rel_error(a, a) for an array a", (a, a.copy()), 0.0, "rel_error_wrong", "identical arrays give 0"),
-        ("rel_error(zeros, zeros) for arrays", (np.zeros(3), np.zeros(3)), 0.0, "nan_on_zero",
+        ("rel_error(0.0, 0.0)", (0.0, 0.0), 0.0, 0.0, "nan_on_zero", "0 where both are 0 (guard the 0/0)"),
+        ("rel_error(a, a) for an array a", (a, a.copy()), 0.0, 0.0, "rel_error_wrong", "identical arrays give 0"),
+        ("rel_error(zeros, zeros) for arrays", (np.zeros(3), np.zeros(3)), 0.0, 0.0, "nan_on_zero",
          "0 where both are 0, entrywise"),
-        ("rel_error on arrays differing at one entry", (a, b), 0.5, "not_max",
+        ("rel_error on arrays differing at one entry", (a, b), r, 1e-6, "not_max",
          "it is the MAX over entries, not a mean or a sum"),
-        ("rel_error(x, -x)", (np.array([0.25, -4.0]), np.array([-0.25, 4.0])), 1.0, "rel_error_wrong",
-         "|a-b|/(|a|+|b|) is 1 here"),
-        ("rel_error(v, u) vs rel_error(u, v)", (v, u), None, "not_symmetric", "it must be symmetric"),
+        ("rel_error(x, -x)", (x, -x), 1.0, 1e-6, "rel_error_wrong", "|a-b|/(|a|+|b|) is 1 here"),
+        ("rel_error(v, u) vs rel_error(u, v)", (v, u), None, 1e-12, "not_symmetric", "it must be symmetric"),
     ]
     symmetric_to = outputs.number(student.call("rel_error", u, v), "the value of rel_error(u, v)")
     problems = []
-    for label, args, expected, cause, hint in probes:
+    for label, args, expected, rtol, cause, hint in probes:
         value = outputs.number(student.call("rel_error", *args), f"the value of {label}")
         expected = symmetric_to if expected is None else expected
-        if not abs(value - expected) <= 1e-9 * max(1.0, abs(expected)):
+        if not abs(value - expected) <= rtol * abs(expected):
+            if cause == "floored_at_1" and not abs(value) < 1e-3:
+                cause, hint = "rel_error_wrong", "|a-b|/(|a|+|b|) is 1/3 here"
             problems.append((cause, f"{label} returned {value!r}, expected {expected:.6g}: {hint}"))
         elif student.warnings:
             problems.append(("warns", f"{label} emitted a warning ({student.warnings[0]}): avoid dividing by 0"))

@@ -3,5 +3,5 @@ from grader.checks import part1
 from grader.results import expect
 
 
-def test_shapes(student):
-    expect(part1.check_shapes(student))
+def test_shapes(student, seed):
+    expect(part1.check_shapes(student, seed))

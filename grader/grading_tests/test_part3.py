@@ -19,5 +19,5 @@ def test_perturbation(student, seed, aspect):
     expect(part3.check_perturbation(student, seed, aspect))
 
 
-def test_rel_error(student):
-    expect(part3.check_rel_error(student))
+def test_rel_error(student, seed):
+    expect(part3.check_rel_error(student, seed))
