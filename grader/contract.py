@@ -17,6 +17,7 @@ ENTRY_POINTS = {
     "grad_check": "grad_check",
     "grad_check_tol": "GRAD_CHECK_TOL",
     "diagnose": "diagnose",
+    "deep_backward": "deep_backward",
 }
 
 #: Reg conventions: the factor in front of reg·(ΣW1² + ΣW2²) in the loss.

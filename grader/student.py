@@ -32,6 +32,7 @@ ARGUMENT_NAMES = {
     "rel_error": ("a", "b"),
     "grad_check": ("backward_fn", "X", "y", "params", "reg", "eps"),
     "diagnose": ("analytic", "numeric"),
+    "deep_backward": ("X", "y", "layers", "reg"),
 }
 
 
@@ -203,16 +204,23 @@ def _recording_warnings(sink: list) -> Iterator[None]:
 
 
 def _snapshot(names: tuple, args: tuple) -> list:
-    """(label, read-current-value, copy-of-original) for every array or dict entry holding an array."""
-    snapshots = []
-    for name, value in zip(names, args):
-        if name is None:
-            continue
+    """(label, read-current-value, copy-of-original) for every array among the arguments, also inside dicts, lists
+    and tuples (a list of (W, b) pairs)."""
+    snapshots: list = []
+
+    def visit(label: str, read, value) -> None:
         if isinstance(value, np.ndarray):
-            snapshots.append((name, lambda value=value: value, value.copy()))
+            snapshots.append((label, read, value.copy()))
         elif isinstance(value, dict):
-            snapshots.extend((f"{name}[{key!r}]", lambda value=value, key=key: value.get(key), entry.copy())
-                             for key, entry in value.items() if isinstance(entry, np.ndarray))
+            for key, entry in value.items():
+                visit(f"{label}[{key!r}]", lambda value=value, key=key: value.get(key), entry)
+        elif isinstance(value, (list, tuple)):
+            for i, entry in enumerate(value):
+                visit(f"{label}[{i}]", lambda value=value, i=i: value[i] if i < len(value) else None, entry)
+
+    for name, value in zip(names, args):
+        if name is not None:
+            visit(name, lambda value=value: value, value)
     return snapshots
 
 

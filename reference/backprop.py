@@ -128,3 +128,25 @@ def diagnose(analytic: dict, numeric: dict) -> str:
     if bad <= {"W2", "b2"}:
         return "layer2"
     return "other"
+
+
+# ----------------------------------------------------------------------------------------------------------- Bonus
+def deep_backward(X: np.ndarray, y: np.ndarray, layers: list, reg: float = 0.0) -> tuple[float, list]:
+    """L-layer network: (W, b) pairs with ReLU between layers (none after the last), softmax cross-entropy on top,
+    loss + 0.5·reg·ΣW² over every W. Returns (loss, [(dW, db), ...]) shaped like layers."""
+    activations, pre_activations = [X], []
+    for i, (W, b) in enumerate(layers):
+        z = activations[-1] @ W + b                        # (N, out)
+        pre_activations.append(z)
+        activations.append(np.maximum(z, 0.0) if i < len(layers) - 1 else z)
+    loss, upstream = softmax_cross_entropy(activations[-1], y)  # scalar; (N, C)
+    loss += 0.5 * reg * sum(np.sum(W * W) for W, _ in layers)
+    grads = [None] * len(layers)
+    for i in reversed(range(len(layers))):
+        W = layers[i][0]
+        if i < len(layers) - 1:
+            upstream = upstream * (pre_activations[i] > 0)     # (N, out), through the ReLU
+        grads[i] = (activations[i].T @ upstream + reg * W,     # (in, N)·(N, out) -> (in, out)
+                    upstream.sum(axis=0))                      # (out,)
+        upstream = upstream @ W.T                              # (N, in)
+    return float(loss), grads

@@ -103,3 +103,14 @@ def diagnose(analytic, numeric):
       "other"  anything else
     """
     raise NotImplementedError
+
+
+# ------------------------------------------------------------------------------------------------------ Bonus
+def deep_backward(X, y, layers, reg=0.0):
+    """Optional bonus: loss and gradients of an L-layer network.
+
+    layers: a list of (W, b) pairs, W (in, out) and b (out,), from the input (in = D) to the scores (out = C); ReLU
+    between layers, none after the last; softmax cross-entropy on top; loss + 0.5 * reg * (sum of every W**2).
+    Returns (loss, grads) with grads a list of (dW, db) pairs shaped like layers. Delete this function if you skip it.
+    """
+    raise NotImplementedError

@@ -34,7 +34,7 @@ def test_default_rubric_is_valid_and_totals_100():
     autograded = [i for i in rubric.items if not i.manual and not i.bonus]
     assert sum(i.points for i in autograded) == 100
     assert [i.id for i in rubric.items if i.manual] == ["part1.derivation", "part4.writeup"]
-    assert [i.id for i in rubric.items if i.bonus] == ["bonus.dX"]
+    assert [i.id for i in rubric.items if i.bonus] == ["bonus.dX", "bonus.deep"]
     assert rubric.reg_factor == 0.5 and rubric.submission == "backprop.py"
 
 

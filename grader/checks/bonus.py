@@ -1,0 +1,84 @@
+"""bonus.deep: an L-layer backward pass, `deep_backward(X, y, layers, reg) -> (loss, [(dW, db), ...])`, judged
+against central differences of its own loss (no reference needed).
+
+`layers` is a list of (W (in, out), b (out,)) pairs, ReLU between layers and none after the last, softmax
+cross-entropy on top, plus an L2 term over every W. Only consistency is judged here (gradients of the function's own
+loss, at reg > 0); the reg convention is part2.regularization's. Every hidden pre-activation is kept 1e-3 from the
+kink.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from grader import outputs
+from grader.compare import FD_TOL, find_mismatch
+from grader.problems import KINK_MARGIN
+from grader.results import CheckResult, StudentCodeError, failed, passed
+from grader.seeding import rng_for
+from grader.student import Submission
+
+#: Layer widths (D, hidden..., C) for L = 1 to 4.
+WIDTHS = {1: (4, 3), 2: (4, 5, 3), 3: (4, 5, 4, 3), 4: (3, 4, 5, 4, 3)}
+N = 4
+
+
+def _deep_problem(rng: np.random.Generator, widths: tuple) -> tuple[np.ndarray, np.ndarray, list]:
+    """X (N, D), y (N,), layers [(W, b), ...] with every hidden pre-activation KINK_MARGIN away from 0."""
+    for _ in range(1000):
+        X = rng.standard_normal((N, widths[0]))
+        layers = [(rng.standard_normal((a, b)) / np.sqrt(a), 0.5 * rng.standard_normal(b))
+                  for a, b in zip(widths[:-1], widths[1:])]
+        h, ok = X, True
+        for W, b in layers[:-1]:
+            z = h @ W + b
+            ok = ok and np.min(np.abs(z)) >= KINK_MARGIN
+            h = np.maximum(z, 0.0)
+        if ok:
+            return X, rng.integers(0, widths[-1], size=N), layers
+    raise RuntimeError("no deep problem away from the kink")
+
+
+def _copy(layers: list) -> list:
+    return [(W.copy(), b.copy()) for W, b in layers]
+
+
+def _call(student: Submission, X: np.ndarray, y: np.ndarray, layers: list, reg: float, judged: bool = True):
+    result = student.call("deep_backward", X.copy(), y.copy(), _copy(layers), reg, guard=judged)
+    loss, grads = outputs.unpack_pair(result, "`deep_backward`", "(loss, grads)")
+    return outputs.number(loss, "the loss returned by `deep_backward`", strict=judged), grads
+
+
+def check_deep(student: Submission, seed: int, L: int) -> CheckResult:
+    """deep_backward's gradients for an L-layer network (reg > 0) agree with central differences of its loss."""
+    if student.module is not None and not student.has("deep_backward"):
+        return failed("not attempted (optional bonus: deep_backward(X, y, layers, reg) for an L-layer network).",
+                      "not_attempted")
+    rng = rng_for(seed, f"bonus.deep.{L}")
+    X, y, layers = _deep_problem(rng, WIDTHS[L])
+    reg = float(rng.uniform(0.1, 0.5))
+    loss, grads = _call(student, X, y, layers, reg)
+    if not isinstance(grads, (list, tuple)) or len(grads) != L:
+        raise StudentCodeError(f"deep_backward must return one (dW, db) pair per layer: {L} for L={L}, got "
+                               f"{len(grads) if isinstance(grads, (list, tuple)) else type(grads).__name__}.",
+                               cause="bad_output")
+    eps = 1e-5
+    for i, ((W, b), pair) in enumerate(zip(layers, grads), start=1):
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise StudentCodeError(f"grads[{i - 1}] from deep_backward must be a pair (dW, db).", cause="bad_output")
+        for name, param, given in (("dW", W, pair[0]), ("db", b, pair[1])):
+            given = outputs.float64_array(given, f"layer {i}'s {name} from `deep_backward`", param.shape)
+            numeric = np.zeros_like(param)
+            for index in np.ndindex(param.shape):
+                saved = param[index]
+                param[index] = saved + eps
+                plus = _call(student, X, y, layers, reg, judged=False)[0]
+                param[index] = saved - eps
+                minus = _call(student, X, y, layers, reg, judged=False)[0]
+                param[index] = saved
+                numeric[index] = (plus - minus) / (2 * eps)
+            mismatch = find_mismatch(given, numeric, FD_TOL)
+            if mismatch:
+                return failed(f"L={L} (reg={reg:.3g}): layer {i} of {L} is the first whose gradient disagrees with "
+                              f"central differences of your loss: {mismatch.describe(name, 'the numerical gradient')}.",
+                              "deep_wrong")
+    return passed()
