@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--timeout", type=float, metavar="S", help="override the rubric's seconds per grading test")
     grade.add_argument("--import-timeout", type=float, metavar="S", help="override the rubric's import limit")
     grade.add_argument("--total-timeout", type=float, metavar="S", help="override the rubric's limit for the run")
+    grade.add_argument("--no-timing", action="store_true", help="skip the timing part of part2.vectorized (for "
+                                                                 "tests that must not depend on the machine's speed)")
     grade.add_argument("-v", "--verbose", action="store_true", help="also show pytest's own output")
     return parser
 
@@ -72,7 +74,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               f"inputs cannot be precomputed", file=sys.stderr)
     seed = derive_seed(source.files, rubric.salt) if args.seed is None else args.seed
     started = time.monotonic()
-    report, log = run_grading(source, rubric, seed)
+    report, log = run_grading(source, rubric, seed, timed=not args.no_timing)
     elapsed = time.monotonic() - started
     if args.verbose:
         print(log)
@@ -84,7 +86,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return 1 if report.error else 0
 
 
-def run_grading(source: student.SubmissionSource, rubric: Rubric, seed: int) -> tuple[Report, str]:
+def run_grading(source: student.SubmissionSource, rubric: Rubric, seed: int, timed: bool = True) -> tuple[Report, str]:
     """Grade in a child pytest process; (report, the tail of its output). Never raises for the submission's sake."""
     with tempfile.TemporaryDirectory(prefix="backprop-grader-") as work:
         work_dir = Path(work)
@@ -96,6 +98,8 @@ def run_grading(source: student.SubmissionSource, rubric: Rubric, seed: int) -> 
                    "--confcutdir", str(GRADING_TESTS_DIR), "--submission", str(source.given),
                    "--rubric", str(rubric.path), "--seed", str(seed), "--grade-json", str(report_path),
                    "--grade-timeout", str(limits["test"]), "--grade-import-timeout", str(limits["import"])]
+        if not timed:
+            command.append("--grade-no-timing")
         env = {**os.environ, **CHILD_ENV,
                "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(grader.__file__).resolve().parent.parent),
                                                           os.environ.get("PYTHONPATH")]))}

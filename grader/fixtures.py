@@ -26,6 +26,12 @@ def seed(request: pytest.FixtureRequest) -> int:
 
 
 @pytest.fixture(scope="session")
+def timed(request: pytest.FixtureRequest) -> bool:
+    """Whether part2.vectorized may time the student's code against the reference (off with --grade-no-timing)."""
+    return not request.config.getoption("--grade-no-timing")
+
+
+@pytest.fixture(scope="session")
 def reg_factor(request: pytest.FixtureRequest) -> float:
     """The rubric's reg convention: the factor in front of reg·(ΣW1² + ΣW2²) in the loss (0.5 or 1)."""
     return _run(request).rubric.reg_factor

@@ -21,7 +21,11 @@ VISIBILITY = ("visible", "hidden", "after_due_date", "after_published")
 TIME_LIMIT_KEYS = {"import": "seconds to import the submission",
                    "test": "seconds per grading test",
                    "total": "seconds for the whole grading run"}
-TOP_KEYS = {"title", "submission", "entry_points", "reg_convention", "time_limits", "salt", "items"}
+TOP_KEYS = {"title", "submission", "entry_points", "class_api", "stand_ins", "reg_convention", "time_limits", "salt",
+            "items"}
+CLASS_API_KEYS = {"name", "constructor", "weights", "method", "reg"}
+CONSTRUCTOR_VALUES = ("D", "H", "C", "reg")
+STAND_INS = ("matplotlib", "past")
 ITEM_KEYS = {"id", "title", "points", "tests", "scoring", "visibility", "manual", "bonus"}
 
 
@@ -42,6 +46,24 @@ class Item:
 
 
 @dataclass(frozen=True)
+class ClassApi:
+    """A class-based submission (CS231n style): how to build the object and call it.
+
+    name:        the class in the submission module
+    constructor: keyword -> "D", "H", "C", "reg" or a number (e.g. {input_size: D, hidden_size: H, output_size: C})
+    weights:     the dict attribute holding W1, b1, W2, b2 (e.g. "params"), or "attributes" for self.W1, ...
+    method:      method(X) gives the scores; method(X, y, ...) gives (loss, grads)
+    reg:         "argument" (method(X, y, reg=reg)) or "constructor" (the constructor's keyword mapped to reg)
+    """
+
+    name: str
+    constructor: dict
+    weights: str
+    method: str
+    reg: str
+
+
+@dataclass(frozen=True)
 class Rubric:
     path: Path
     title: str
@@ -52,6 +74,8 @@ class Rubric:
     salt: str
     items: tuple[Item, ...]
     digest: str  # sha256 of the rubric file's bytes
+    class_api: Optional[ClassApi] = None
+    stand_ins: tuple = ()  # modules stood in for when missing (grader.stand_ins)
 
     @property
     def reg_factor(self) -> float:
@@ -154,8 +178,37 @@ def _validate(path: Path, data: Any, digest: str) -> Rubric:
             seen_tests[test] = item.id
         seen_ids.add(item.id)
         items.append(item)
+    class_api = _validate_class_api(data["class_api"], fail) if "class_api" in data else None
+    stand_ins = data.get("stand_ins", [])
+    if not isinstance(stand_ins, list) or any(name not in STAND_INS for name in stand_ins):
+        raise fail("field 'stand_ins'", f"must be a list of modules from {', '.join(STAND_INS)}, got {stand_ins!r}")
     return Rubric(path.resolve(), title, submission, entry_points, reg_convention, time_limits, salt, tuple(items),
-                  digest)
+                  digest, class_api, tuple(stand_ins))
+
+
+def _validate_class_api(raw: Any, fail) -> ClassApi:
+    if not isinstance(raw, dict):
+        raise fail("field 'class_api'", "must be a mapping with name, constructor, weights, method, reg")
+    _no_unknown_keys(raw, CLASS_API_KEYS, lambda key: fail(f"class_api: field {key!r}", "unknown key"))
+    for key in sorted(CLASS_API_KEYS):
+        if key not in raw:
+            raise fail(f"class_api: field {key!r}", "missing")
+    for key in ("name", "weights", "method"):
+        if not isinstance(raw[key], str) or not raw[key].isidentifier():
+            raise fail(f"class_api: field {key!r}", f"must be a Python identifier, got {raw[key]!r}")
+    constructor = raw["constructor"]
+    if not isinstance(constructor, dict) or not all(
+            isinstance(k, str) and k.isidentifier() and (v in CONSTRUCTOR_VALUES or
+                                                          (isinstance(v, (int, float)) and not isinstance(v, bool)))
+            for k, v in constructor.items()):
+        allowed = ", ".join(CONSTRUCTOR_VALUES)
+        raise fail("class_api: field 'constructor'",
+                   f"must map keyword names to one of {allowed} or a number, got {constructor!r}")
+    if raw["reg"] not in ("argument", "constructor"):
+        raise fail("class_api: field 'reg'", f"must be argument or constructor, got {raw['reg']!r}")
+    if raw["reg"] == "constructor" and "reg" not in constructor.values():
+        raise fail("class_api: field 'constructor'", "reg: constructor needs a keyword mapped to reg")
+    return ClassApi(raw["name"], dict(constructor), raw["weights"], raw["method"], raw["reg"])
 
 
 def _validate_item(raw: Any, position: int, tests_available: set, fail) -> Item:

@@ -8,7 +8,9 @@ move into a separate worker process without touching the checks.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import importlib.util
+import re
 import signal
 import sys
 import traceback
@@ -20,6 +22,8 @@ from typing import Any, Iterator, Optional
 
 import numpy as np
 
+from grader import adapter
+from grader import stand_ins as stand_in_modules
 from grader.results import StudentCodeError
 
 #: Argument names of each role, for messages about in-place edits.
@@ -50,7 +54,14 @@ class SubmissionSource:
 
     @property
     def folder(self) -> Path:
-        return self.module_path.parent
+        """The import root: the folder given, or the file's folder (helper modules and packages are found here)."""
+        return self.given if self.given.is_dir() else self.module_path.parent
+
+    @property
+    def module_name(self) -> str:
+        """The module's import name: its file name, or a dotted path for a module inside packages of the folder
+        (cs231n/classifiers/fc_net.py -> cs231n.classifiers.fc_net)."""
+        return ".".join(self.module_path.relative_to(self.folder).with_suffix("").parts)
 
 
 def locate(path: Path, filename: str) -> SubmissionSource:
@@ -64,7 +75,7 @@ def locate(path: Path, filename: str) -> SubmissionSource:
     if not path.is_dir():
         raise SubmissionNotFound(f"{path}: no such file or folder")
     files = tuple(sorted(p.resolve() for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts))
-    candidates = [path / filename] if (path / filename).is_file() else sorted(path.glob("*.py"))
+    candidates = [path / filename] if (path / filename).is_file() else sorted(path.glob("*.py"))  # filename: a/b.py
     if len(candidates) != 1:
         found = ", ".join(p.name for p in candidates) or "no .py file"
         raise SubmissionNotFound(f"{path}: expected {filename} (or exactly one .py file) in the folder, found {found}")
@@ -79,22 +90,27 @@ class Submission:
     entry_points: dict
     module: Optional[ModuleType] = None
     load_error: Optional[str] = None
+    load_cause: str = "import_failed"
     warnings: list = field(default_factory=list)  # warnings raised by the last call, as strings
+    functions: dict = field(default_factory=dict)  # role -> function built by grader.adapter (class-based API)
+    class_name: str = ""  # "TwoLayerNet.loss" for a class-based API
 
     @property
     def filename(self) -> str:
         return self.source.module_path.name
 
     def name_of(self, role: str) -> str:
-        return self.entry_points[role]
+        return self.class_name if role in self.functions else self.entry_points[role]
 
     def has(self, role: str) -> bool:
-        return self.module is not None and hasattr(self.module, self.name_of(role))
+        return self.module is not None and (role in self.functions or hasattr(self.module, self.name_of(role)))
 
     def attribute(self, role: str) -> Any:
         """The submission's value for `role` (a function, or GRAD_CHECK_TOL)."""
         if self.module is None:
-            raise StudentCodeError(f"{self.load_error}", cause="import_failed")
+            raise StudentCodeError(f"{self.load_error}", cause=self.load_cause)
+        if role in self.functions:
+            return self.functions[role]
         name = self.name_of(role)
         if not hasattr(self.module, name):
             raise StudentCodeError(f"{self.filename} has no `{name}`: define it with the contract's signature.",
@@ -122,7 +138,7 @@ class Submission:
             raise StudentCodeError(f"`{name}` is not implemented yet (it raises NotImplementedError).",
                                    cause="not_implemented") from None
         except (Exception, SystemExit) as error:
-            raise StudentCodeError(f"`{name}` raised {_describe_exception(error, self.source.module_path)}",
+            raise StudentCodeError(f"`{name}` raised {_describe_exception(error, self.source.folder)}",
                                    cause="raised") from None
         for arg_name, current, before in snapshots:
             if not _unchanged(before, current()):
@@ -138,33 +154,70 @@ class Submission:
         return result
 
 
-def load(source: SubmissionSource, entry_points: dict, import_timeout: float) -> Submission:
-    """Import the submission's module (its folder first on sys.path, for helper modules), bounded in time."""
+def load(source: SubmissionSource, entry_points: dict, import_timeout: float, class_api=None,
+         stand_ins: tuple = ()) -> Submission:
+    """Import the submission's module (its folder first on sys.path, for helper modules and packages), bounded in
+    time; with a class-based API (rubric `class_api`), build the contract's functions from the class."""
     submission = Submission(source, entry_points)
-    module_name = source.module_path.stem
-    spec = importlib.util.spec_from_file_location(module_name, source.module_path)
-    module = importlib.util.module_from_spec(spec)
+    stand_in_modules.install(stand_ins)
+    name = source.module_name
     sys.path.insert(0, str(source.folder))
-    sys.modules[module_name] = module
     try:
         with _time_limit(import_timeout):
-            spec.loader.exec_module(module)
+            if "." in name:  # inside packages: a real package import, so `from cs231n.layers import *` works
+                module = importlib.import_module(name)
+            else:
+                spec = importlib.util.spec_from_file_location(name, source.module_path)
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[name] = module
+                spec.loader.exec_module(module)
     except _ImportTimeout:
         submission.load_error = (f"importing {submission.filename} took longer than {import_timeout:g} s: does it "
                                  f"train or run something at import? Put such code under "
                                  f"`if __name__ == \"__main__\":`.")
     except SyntaxError as error:
-        submission.load_error = f"{submission.filename} does not compile: {_describe_syntax_error(error)}"
+        python2 = _python2_line(error)
+        if python2:
+            submission.load_error = (f"{submission.filename} is Python 2 code ({python2}): the grader runs Python 3. "
+                                     f"Convert it: print(...) is a function, range replaces xrange, "
+                                     f"`except E as e` replaces `except E, e`.")
+            submission.load_cause = "python2"
+        else:
+            submission.load_error = f"{submission.filename} does not compile: {_describe_syntax_error(error)}"
     except SystemExit:
         submission.load_error = f"the submission exits when imported ({submission.filename} calls exit() at import)."
+    except ModuleNotFoundError as error:
+        submission.load_error = (f"{submission.filename} imports `{error.name}`, which is not installed where it is "
+                                 f"graded ({_describe_exception(error, source.folder)}). Remove the import if grading "
+                                 f"does not need it.")
+        submission.load_cause = "missing_module"
     except BaseException as error:  # noqa: BLE001 - whatever the student's import does is reported, not raised
         submission.load_error = (f"importing {submission.filename} raised "
-                                 f"{_describe_exception(error, source.module_path)}")
+                                 f"{_describe_exception(error, source.folder)}")
     else:
         submission.module = module
+        if class_api is not None:
+            try:
+                submission.functions = adapter.class_functions(module, class_api, submission.filename)
+                submission.class_name = f"{class_api.name}.{class_api.method}"
+            except StudentCodeError as error:
+                submission.module, submission.load_error = None, error.result.feedback
+                submission.load_cause = error.result.cause
     if submission.module is None:
-        sys.modules.pop(module_name, None)
+        sys.modules.pop(name, None)
     return submission
+
+
+PYTHON2_PATTERNS = [re.compile(p) for p in (r"^\s*print\s+[^\s(=]", r"^\s*print\s*$", r"except\s+[\w.]+\s*,\s*\w+\s*:",
+                                            r"^\s*exec\s+[\"'\w]", r"`[^`]+`")]
+
+
+def _python2_line(error: SyntaxError) -> Optional[str]:
+    """'line 12: `print "loss", loss`' when the syntax error is Python 2 syntax, else None."""
+    line = (error.text or "").rstrip()
+    if "Missing parentheses in call to" in str(error.msg) or any(p.search(line) for p in PYTHON2_PATTERNS):
+        return f"line {error.lineno}: `{line.strip()}`"
+    return None
 
 
 # ------------------------------------------------------------------------------------------------------ helpers
@@ -236,13 +289,20 @@ def _describe_syntax_error(error: SyntaxError) -> str:
     return text
 
 
-def _describe_exception(error: BaseException, module_path: Path) -> str:
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder)
+        return True
+    except (ValueError, OSError):
+        return False
+
+
+def _describe_exception(error: BaseException, folder: Path) -> str:
     """'ValueError: ... at backprop.py line 42: `dW1 = dz1 @ X`', pointing at the student's deepest line."""
     message = str(error)
     message = message if len(message) <= 300 else message[:300] + "..."
     text = f"{type(error).__name__}: {message}".rstrip(": ")
-    frames = [f for f in traceback.extract_tb(error.__traceback__)
-              if Path(f.filename).resolve().parent == module_path.parent]
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if _inside(Path(f.filename), folder)]
     if frames:
         frame = frames[-1]
         text += f" at {Path(frame.filename).name} line {frame.lineno}"

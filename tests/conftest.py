@@ -20,7 +20,7 @@ from grader.contract import ENTRY_POINTS
 REPO = Path(__file__).resolve().parents[1]
 SUBMISSIONS = REPO / "tests" / "submissions"
 #: Short limits for the grader's own tests: a correct submission needs well under a second per grading test.
-FAST_LIMITS = ["--timeout", "20", "--import-timeout", "5"]
+FAST_LIMITS = ["--timeout", "20", "--import-timeout", "5", "--no-timing"]
 
 
 def run_cli(*args: str, cwd: Path = REPO, timeout: float = 300) -> subprocess.CompletedProcess:

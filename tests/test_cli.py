@@ -146,7 +146,8 @@ def test_gradescope_results_follow_the_specification(tmp_path):
     path = tmp_path / "backprop.py"
     path.write_text(mutate(BASE, ("    dscores /= N\n", "")))
     out = tmp_path / "results.json"
-    result = run_cli("grade", str(path), "--rubric", str(rubric_path), "--gradescope", str(out), "--timeout", "20")
+    result = run_cli("grade", str(path), "--rubric", str(rubric_path), "--gradescope", str(out), "--timeout", "20",
+                     "--no-timing")
     assert result.returncode == 0
     results = json.loads(out.read_text())
     assert set(results) == {"score", "execution_time", "output", "stdout_visibility", "tests"}
@@ -173,9 +174,9 @@ def test_python_dash_m_and_console_script_agree(tmp_path):
     script = shutil.which("backprop-grader")
     if script is None:
         pytest.skip("the package is not installed (pip install .): no console script to compare")
-    via_script = subprocess.run([script, "grade", str(REFERENCE), "--seed", "7", "--timeout", "20"],
+    via_script = subprocess.run([script, "grade", str(REFERENCE), "--seed", "7", "--timeout", "20", "--no-timing"],
                                 capture_output=True, text=True, cwd=tmp_path)
-    via_module = run_cli("grade", str(REFERENCE), "--seed", "7", "--timeout", "20")
+    via_module = run_cli("grade", str(REFERENCE), "--seed", "7", "--timeout", "20", "--no-timing")
     assert via_script.returncode == via_module.returncode == 0
     assert via_script.stdout == via_module.stdout
     assert "Total: 110 / 100" in via_script.stdout

@@ -171,7 +171,7 @@ def test_exact_items_lost_and_feedback(graded, name):
     for item_id in MANUAL:
         assert items[item_id]["status"] == "manual" and items[item_id]["score"] == 0
     assert report["max_score"] == 100
-    assert report["score"] == pytest.approx(sum(items[i]["score"] for i in AUTOGRADED))
+    assert report["score"] == pytest.approx(sum(items[i]["score"] for i in AUTOGRADED + OTHER))
     assert isinstance(report["seed"], int)
 
 

@@ -15,7 +15,7 @@ def test_pytest_submission_matches_the_cli(pytester, tmp_path, monkeypatch):
     path.write_text(mutate((SUBMISSIONS / "student_correct.py").read_text(), ("    dscores /= N\n", "")))
     out = tmp_path / "plugin.json"
     result = pytester.runpytest_subprocess("--submission", str(path), "--seed", "3", "--grade-json", str(out),
-                                           "--grade-timeout", "20", "-p", "no:cacheprovider")
+                                           "--grade-timeout", "20", "--grade-no-timing", "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["*= backprop-grader =*", "part2.loss*0/8*failed*", "Total: 70 / 100*"])
     assert "the 1/N of the mean is missing" in result.stdout.str()
     assert result.ret == 1  # failing grading tests fail the pytest run, as a student expects

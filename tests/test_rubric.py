@@ -40,7 +40,8 @@ def test_default_rubric_is_valid_and_totals_100():
 
 def test_every_grading_test_is_used_by_the_default_rubric():
     used = {t for i in load_rubric(default_rubric_path()).items for t in i.tests}
-    assert used == available_tests()
+    kit_only = {"test_part2.py::test_vectorized"}  # the count without timing: for rubrics without the reference
+    assert used == available_tests() - kit_only
 
 
 BAD = [

@@ -9,12 +9,14 @@ looping forward pass loops itself.
 from __future__ import annotations
 
 import textwrap
+import time
 
 import numpy as np
 import pytest
 
 from conftest import SUBMISSIONS
-from grader.checks.vectorization import check_vectorized
+from grader import clock
+from grader.checks.vectorization import check_analytic, check_vectorized
 from grader.problems import random_problem
 from reference import backprop as reference
 
@@ -198,15 +200,75 @@ def test_vectorized_styles_pass_every_role(submission_from, name, seed):
         assert "line events" in result.feedback
 
 
-@pytest.mark.xfail(strict=True, reason="line events only see Python-level iterations: map() over a C callable "
-                                       "(here W1.T.dot) loops over the examples without a single Python line")
-def test_map_over_examples_with_a_builtin_fails(submission_from):
-    student = submission_from(with_replaced('''
+#: Per-example work the count cannot see: it passes the count and is left to timing (tested below on recordings).
+UNSEEN_BY_THE_COUNT = {
+    "c_level_map": """
         def forward(X, params):
             W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
-            z1 = np.array(list(map(W1.T.dot, X))) + b1    # one dot product per example
+            z1 = np.array(list(map(W1.T.dot, X))) + b1    # one dot product per example, looped in C
             h1 = np.maximum(z1, 0.0)
             return h1 @ W2 + b2, (X, z1, h1)
-        '''))
+        """,
+    "n_by_n_intermediate": """
+        def softmax_cross_entropy(scores, y):
+            N = scores.shape[0]
+            shifted = scores - scores.max(axis=1, keepdims=True)
+            logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            loss = -np.mean(np.diag(logp[:, y]))            # logp[:, y] is N x N
+            dscores = np.exp(logp)
+            dscores[np.arange(N), y] -= 1
+            return loss, dscores / N
+        """,
+}
+
+
+@pytest.mark.parametrize("name", UNSEEN_BY_THE_COUNT)
+def test_c_level_loops_pass_the_count_and_are_left_to_timing(submission_from, name):
+    student = submission_from(with_replaced(UNSEEN_BY_THE_COUNT[name]))
     assert_computes_the_reference(student)
-    assert check_vectorized(student, "forward", 0).cause == "loops_over_batch"
+    for role in ROLES:
+        assert check_vectorized(student, role, 0).passed  # no reference: the count alone
+
+
+NUMERICAL_BACKWARD = """
+    def backward(X, y, params, reg=0.0):
+        def loss_of(p):
+            scores, _ = forward(X, p)
+            loss, _ = softmax_cross_entropy(scores, y)
+            return loss + 0.5 * reg * (np.sum(p["W1"] ** 2) + np.sum(p["W2"] ** 2))
+        work = {k: v.copy() for k, v in params.items()}
+        grads = {k: numerical_gradient(lambda _: loss_of(work), work[k]) for k in ("W1", "b1", "W2", "b2")}
+        return float(loss_of(work)), grads
+    """
+
+
+def test_numerical_backward_is_told_apart_from_an_analytic_one(submission_from):
+    student = submission_from(with_replaced(NUMERICAL_BACKWARD))
+    result = check_analytic(student, 0)
+    assert (result.fraction, result.cause) == (0.0, "numerical_not_analytic")
+    assert "numerically, not analytically" in result.feedback and "D=4" in result.feedback and "D=16" in result.feedback
+    assert check_analytic(submission_from(BASE), 0) is None
+    for name, code in VECTORIZED.items():
+        assert check_analytic(submission_from(with_replaced(code)), 0) is None, name
+
+
+def test_switching_the_tracer_off_is_tampering(submission_from):
+    student = submission_from(with_replaced("""
+        import sys as _sys
+        _forward = forward
+        def forward(X, params):
+            _sys.settrace(None)          # hide what follows from the line count
+            return _forward(X, params)
+        """))
+    result = check_vectorized(student, "forward", 0)
+    assert (result.fraction, result.cause) == (0.0, "tampering")
+    assert "it called sys.settrace" in result.feedback
+    assert clock.gettrace() is None or clock.gettrace().__module__ != "backprop"  # the grader's state is restored
+
+
+def test_replacing_the_clock_is_tampering(submission_from, monkeypatch):
+    student = submission_from(BASE)
+    monkeypatch.setattr(time, "perf_counter", lambda: 0.0)  # what a submission would do at import
+    result = check_vectorized(student, "backward", 0)
+    assert (result.fraction, result.cause) == (0.0, "tampering")
+    assert "replaced time.perf_counter" in result.feedback

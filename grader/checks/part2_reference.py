@@ -10,7 +10,7 @@ from typing import Optional
 
 import numpy as np
 
-from grader.checks import calls
+from grader.checks import calls, vectorization
 from grader.checks.causes import Probe, explain_gradient_mismatch
 from grader.compare import REFERENCE_TOL, find_mismatch, precision_loss, precision_words
 from grader.contract import PARAM_NAMES
@@ -114,7 +114,10 @@ def _backward_probes(student: Submission, reference: ModuleType, seed: int, key:
 
 def check_backward(student: Submission, reference: ModuleType, seed: int) -> CheckResult:
     """backward's loss and gradients (reg = 0) match the reference's; a mismatch is explained by the known mistake
-    whose gradients it reproduces exactly, or else by its signature."""
+    whose gradients it reproduces exactly, or else by its signature. A numerical backward fails."""
+    numerical = vectorization.check_analytic(student, seed)
+    if numerical:
+        return numerical
     runs = _backward_probes(student, reference, seed, "part2.backward_reference")
     for problem, loss, _, expected_loss, _ in runs:
         N = problem.X.shape[0]

@@ -1,5 +1,7 @@
 """Part 2 against the reference solution (instructor only)."""
-from grader.checks import part2_reference
+import pytest
+
+from grader.checks import part2_reference, vectorization
 from grader.results import expect
 
 
@@ -17,3 +19,8 @@ def test_backward_matches_reference(student, reference, seed):
 
 def test_dX_matches_reference(student, reference, seed):
     expect(part2_reference.check_dX(student, reference, seed))
+
+
+@pytest.mark.parametrize("role", ["forward", "softmax_cross_entropy", "backward"])
+def test_vectorized_with_timing(student, reference, seed, timed, role):
+    expect(vectorization.check_vectorized(student, role, seed, reference, timed))

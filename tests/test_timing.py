@@ -1,0 +1,83 @@
+"""The timing rule of part2.vectorized, on recorded timings and a fake clock: never on this machine's speed."""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from grader.checks import timing
+from grader.checks.timing import RATIO_LIMIT, Timings, judge, measure
+
+PER_EXAMPLE = timing.LARGE_N - timing.SMALL_N
+
+
+def recorded(student_us: float, reference_us: float, base: float = 50e-6) -> Timings:
+    """Timings whose cost per extra example is student_us and reference_us microseconds."""
+    return Timings(base, base + student_us * 1e-6 * PER_EXAMPLE, base, base + reference_us * 1e-6 * PER_EXAMPLE)
+
+
+#: Per-example costs recorded on this project's 2-core machine at D = H = 10, C = 5 (µs, student vs reference), by
+#: benchmarks/vectorization.py with every core busy, and by CLI runs on an idle machine.
+RECORDED = {
+    "student_correct forward, loaded": (0.117, 0.12, False),
+    "student_correct softmax, loaded": (0.435, 0.197, False),
+    "einsum forward, loaded (must pass)": (0.252, 0.0825, False),
+    "einsum backward, loaded": (0.992, 0.485, False),
+    "C-level map over rows in forward, loaded": (1.88, 0.132, True),
+    "C-level map over rows in forward, idle": (1.79, 0.0767, True),
+    "N x N intermediate in the softmax, loaded": (5.01, 0.201, True),
+    "N x N intermediate in the softmax, idle": (3.16, 0.153, True),
+    "numerical backward, idle": (118.0, 0.525, True),
+}
+
+
+@pytest.mark.parametrize("name", RECORDED)
+def test_recorded_timings(name):
+    student_us, reference_us, loops = RECORDED[name]
+    first = recorded(student_us, reference_us)
+    verdict, decided = judge(first, lambda: recorded(student_us, reference_us))
+    assert verdict is loops
+    assert decided.ratio == pytest.approx(student_us / reference_us)
+
+
+def test_a_failure_needs_a_second_measurement_that_agrees():
+    slow, fast = recorded(2.0, 0.1), recorded(0.5, 0.1)
+    assert judge(slow, lambda: slow) == (True, slow)
+    assert judge(slow, lambda: fast) == (False, fast)  # a spike the second measurement does not repeat
+
+
+def test_a_pass_is_never_remeasured():
+    def remeasure():
+        raise AssertionError("a ratio below the limit must not be measured again")
+    assert judge(recorded(RATIO_LIMIT * 0.99 * 0.1, 0.1), remeasure)[0] is False
+
+
+def test_ratio_floor_guards_against_timer_resolution():
+    t = Timings(1e-5, 1e-5 + 1e-9, 1e-5, 1e-5)  # reference shows no growth at all
+    assert t.reference_per_example == 0.0 and t.ratio == pytest.approx(t.student_per_example / timing.FLOOR_SECONDS)
+    assert Timings(2e-5, 1e-5, 1e-5, 2e-5).student_per_example == 0.0  # noise never gives negative costs
+
+
+def test_measure_interleaves_and_keeps_the_best_of_each():
+    """A fake clock: each call advances it by a scripted duration; the first round is slow (a loaded machine)."""
+    now = [0.0]
+    order = []
+
+    def clock():
+        return now[0]
+
+    def call(name, durations):
+        it = itertools.cycle(durations)
+
+        def run():
+            order.append(name)
+            now[0] += next(it)
+        return run
+
+    student = (call("s_small", [9.0, 1.0]), call("s_large", [9.0, 3.0]))
+    reference = (call("r_small", [9.0, 1.0]), call("r_large", [9.0, 1.5]))
+    t = measure(student, reference, clock=clock, rounds=3)
+    assert order[:4] == ["s_small", "s_large", "r_small", "r_large"]  # warm-up
+    assert order[4:8] == ["s_small", "s_large", "r_small", "r_large"]  # interleaved rounds
+    assert (t.student_small, t.student_large, t.reference_small, t.reference_large) == (1.0, 3.0, 1.0, 1.5)
+    assert t.ratio == pytest.approx(4.0)
