@@ -35,7 +35,8 @@ def class_functions(module: ModuleType, api: ClassApi, filename: str) -> dict[st
         else:
             store = getattr(net, api.weights, None)
             if not isinstance(store, dict):
-                raise StudentCodeError(f"`{api.name}` has no dict `{api.weights}` holding W1, b1, W2, b2.",
+                raise StudentCodeError(f"`{api.name}` has no dict `{api.weights}` holding W1, b1, W2, b2 (if it "
+                                       f"keeps them as attributes, the rubric needs `weights: attributes`).",
                                        cause="missing")
             store.update({name: params[name] for name in PARAM_NAMES})
         return getattr(net, api.method)

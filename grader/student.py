@@ -134,6 +134,8 @@ class Submission:
                 result = function(*args, **kwargs)
         except passthrough:
             raise
+        except StudentCodeError:  # raised by a grader.adapter function: already says what is wrong
+            raise
         except NotImplementedError:
             raise StudentCodeError(f"`{name}` is not implemented yet (it raises NotImplementedError).",
                                    cause="not_implemented") from None

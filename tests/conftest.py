@@ -23,16 +23,16 @@ SUBMISSIONS = REPO / "tests" / "submissions"
 FAST_LIMITS = ["--timeout", "20", "--import-timeout", "5", "--no-timing"]
 
 
-def run_cli(*args: str, cwd: Path = REPO, timeout: float = 300) -> subprocess.CompletedProcess:
-    """`python -m grader ARGS` in a child process, with the repository importable."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+def run_cli(*args: str, cwd: Path = REPO, timeout: float = 300, env: dict = None) -> subprocess.CompletedProcess:
+    """`python -m grader ARGS` in a child process, with the repository importable (and `env` added)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     return subprocess.run([sys.executable, "-m", "grader", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
 
 
-def grade_file(path: Path, report_path: Path, *extra: str) -> dict:
+def grade_file(path: Path, report_path: Path, *extra: str, env: dict = None) -> dict:
     """Grade one submission through the CLI; the JSON report plus the exit code and printed output."""
-    result = run_cli("grade", str(path), "--json", str(report_path), *FAST_LIMITS, *extra)
+    result = run_cli("grade", str(path), "--json", str(report_path), *FAST_LIMITS, *extra, env=env)
     report = json.loads(report_path.read_text()) if report_path.exists() else None
     return {"code": result.returncode, "stdout": result.stdout, "stderr": result.stderr, "report": report}
 

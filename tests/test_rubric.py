@@ -76,6 +76,19 @@ BAD = [
     ("missing salt", lambda d: d.pop("salt"), "field 'salt': missing", None),
     ("not a .py submission", lambda d: d.update(submission="backprop.ipynb"),
      "field 'submission': must be a .py file name", None),
+    ("class_api without method", lambda d: d.update(class_api={"name": "Net", "constructor": {}, "weights": "params",
+                                                               "reg": "argument"}),
+     "class_api: field 'method': missing", None),
+    ("class_api constructor value", lambda d: d.update(class_api={"name": "Net", "constructor": {"n": "hidden"},
+                                                                  "weights": "params", "method": "loss",
+                                                                  "reg": "argument"}),
+     "class_api: field 'constructor': must map keyword names to one of D, H, C, reg or a number", None),
+    ("class_api reg in the constructor without a keyword", lambda d: d.update(
+        class_api={"name": "Net", "constructor": {"d": "D"}, "weights": "params", "method": "loss",
+                   "reg": "constructor"}),
+     "class_api: field 'constructor': reg: constructor needs a keyword mapped to reg", None),
+    ("unknown stand-in", lambda d: d.update(stand_ins=["seaborn"]),
+     "field 'stand_ins': must be a list of modules from matplotlib, past", None),
 ]
 
 
@@ -88,6 +101,13 @@ def test_malformed_rubric_names_file_item_and_field(tmp_path, label, change, mes
     assert message in str(error.value)
     if hint:
         assert hint in str(error.value)
+
+
+@pytest.mark.parametrize("name", ["cs231n_two_layer.yaml", "cs231n_fc_net.yaml"])
+def test_cs231n_rubrics_are_valid(name):
+    rubric = load_rubric(REPO / "rubrics" / name)
+    assert rubric.class_api.name == "TwoLayerNet" and rubric.stand_ins == ("matplotlib", "past")
+    assert sum(i.points for i in rubric.items) == 100
 
 
 def test_not_yaml_and_not_a_mapping(tmp_path):
