@@ -30,6 +30,10 @@ from grader.writeup import find_writeup
 
 #: Output of the grading process kept for error reports, in characters.
 LOG_TAIL = 4000
+#: Bounds on the grading process (it runs the submission): address space, and the size of any file it writes
+#: (its captured output included: printing gigabytes ends the run instead of filling the disk).
+MEMORY_LIMIT = 4 * 2**30
+OUTPUT_LIMIT = 64 * 2**20
 #: Pin BLAS to one thread: timings stay stable under load, and memory limits see one thread's buffers.
 CHILD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
              "PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
@@ -106,13 +110,13 @@ def run_grading(source: student.SubmissionSource, rubric: Rubric, seed: int, tim
         log_path = work_dir / "pytest.log"
         with open(log_path, "wb") as log_file:
             process = subprocess.Popen(command, cwd=work_dir, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, start_new_session=True)
+                                       stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_bounded)
             try:
                 code = process.wait(timeout=limits["total"])
-                problem = None if code in (0, 1) else f"the grading process exited with code {code}"
+                problem = None if code in (0, 1) else _exit_reason(code)
             except subprocess.TimeoutExpired:
-                _kill_group(process)
                 problem = f"grading did not finish within {limits['total']:g} s (the rubric's total limit)"
+            _kill_group(process)  # also whatever the submission started in the background
         log = _tail(log_path)
         report = _read_report(report_path)
         if report is None:
@@ -120,6 +124,25 @@ def run_grading(source: student.SubmissionSource, rubric: Rubric, seed: int, tim
             return failure_report(rubric, seed, str(source.module_path), f"{reason}. Last output:\n{log}",
                                   find_writeup(source)), log
         return report, log
+
+
+def _bounded() -> None:
+    """In the grading process, before it starts: cap memory and file sizes, no core dumps (POSIX only)."""
+    try:
+        import resource
+    except ImportError:
+        return
+    for limit, value in ((resource.RLIMIT_AS, MEMORY_LIMIT), (resource.RLIMIT_FSIZE, OUTPUT_LIMIT),
+                         (resource.RLIMIT_CORE, 0)):
+        resource.setrlimit(limit, (value, value))
+
+
+def _exit_reason(code: int) -> str:
+    if code == -getattr(signal, "SIGXFSZ", 0):
+        return f"the submission wrote more than {OUTPUT_LIMIT // 2**20} MiB (printed output or files)"
+    if code < 0:
+        return f"the grading process was killed by signal {signal.Signals(-code).name}"
+    return f"the grading process exited with code {code}"
 
 
 def _read_report(path: Path) -> Optional[Report]:
@@ -132,7 +155,7 @@ def _read_report(path: Path) -> Optional[Report]:
 def _kill_group(process: subprocess.Popen) -> None:
     try:
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):
         pass
     process.wait()
 

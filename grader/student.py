@@ -8,6 +8,7 @@ move into a separate worker process without touching the checks.
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib
 import importlib.util
 import re
@@ -139,6 +140,12 @@ class Submission:
         except NotImplementedError:
             raise StudentCodeError(f"`{name}` is not implemented yet (it raises NotImplementedError).",
                                    cause="not_implemented") from None
+        except OSError as error:
+            if error.errno != errno.EFBIG:
+                raise StudentCodeError(f"`{name}` raised {_describe_exception(error, self.source.folder)}",
+                                       cause="raised") from None
+            raise StudentCodeError(f"`{name}` wrote more output (prints or files) than grading allows; the write "
+                                   f"failed with 'File too large'. Remove the prints.", cause="output_limit") from None
         except (Exception, SystemExit) as error:
             raise StudentCodeError(f"`{name}` raised {_describe_exception(error, self.source.folder)}",
                                    cause="raised") from None

@@ -3,6 +3,8 @@ always written (JSON and Gradescope's results.json)."""
 from __future__ import annotations
 
 import json
+import os
+import time
 
 import pytest
 import yaml
@@ -180,3 +182,32 @@ def test_python_dash_m_and_console_script_agree(tmp_path):
     assert via_script.returncode == via_module.returncode == 0
     assert via_script.stdout == via_module.stdout
     assert "Total: 110 / 100" in via_script.stdout
+
+
+def test_memory_bomb_output_bomb_and_background_processes_are_bounded(tmp_path):
+    memory = tmp_path / "memory"
+    memory.mkdir()
+    (memory / "backprop.py").write_text(mutate(BASE, ('    W1, b1 = params["W1"], params["b1"]  # (D, H), (H,)\n',
+                                                      '    hog = np.ones(2**31)  # 16 GiB\n'
+                                                      '    W1, b1 = params["W1"], params["b1"]\n')))
+    report = grade_file(memory, tmp_path / "m.json")["report"]
+    assert "raised MemoryError" in items_of(report)["part2.forward"]["feedback"]
+    assert items_of(report)["part1.shapes"]["status"] == "passed"  # the grading went on
+
+    pid_file = tmp_path / "sleeper.pid"
+    noisy = tmp_path / "noisy"
+    noisy.mkdir()
+    (noisy / "backprop.py").write_text(
+        "import subprocess\n"
+        f"open({str(pid_file)!r}, 'w').write(str(subprocess.Popen(['sleep', '60']).pid))\n"
+        + mutate(BASE, ("    return {\n", "    while True:\n        print('x' * 100_000)\n    return {\n")))
+    result = grade_file(noisy, tmp_path / "n.json")
+    shapes = items_of(result["report"])["part1.shapes"]
+    assert result["code"] == 0 and shapes["cause"] == "output_limit"  # writes past 64 MiB fail; grading goes on
+    assert "wrote more output (prints or files) than grading allows" in shapes["feedback"]
+    assert items_of(result["report"])["part2.forward"]["status"] == "passed"
+    pid = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):  # killed with the grading process's group, and reaped
+        for _ in range(50):
+            os.kill(pid, 0)
+            time.sleep(0.1)
