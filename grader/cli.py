@@ -1,4 +1,5 @@
-"""Command line: `backprop-grader grade SUBMISSION ...` (also `python -m grader grade ...`).
+"""Command line: `backprop-grader grade SUBMISSION ...` and `backprop-grader batch DIR --out FOLDER ...` (also
+`python -m grader ...`).
 
 `grade` runs the grading tests through pytest in a child process (one process per submission: a fresh interpreter,
 no module caching between submissions, and a crash or hang of the run cannot take the CLI down), bounded by the
@@ -39,36 +40,51 @@ CHILD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREA
              "PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 
 
+def _grading_options(command: argparse.ArgumentParser) -> None:
+    """The options `grade` and `batch` share: the rubric and its limits."""
+    command.add_argument("--rubric", type=Path, help="rubric YAML (default: the bundled rubrics/backprop.yaml)")
+    command.add_argument("--timeout", type=float, metavar="S", help="override the rubric's seconds per grading test")
+    command.add_argument("--import-timeout", type=float, metavar="S", help="override the rubric's import limit")
+    command.add_argument("--total-timeout", type=float, metavar="S",
+                         help="override the rubric's limit for grading one submission")
+    command.add_argument("--no-timing", action="store_true", help="skip the timing part of part2.vectorized (for "
+                                                                   "tests that must not depend on the machine's speed)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="backprop-grader", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"backprop-grader {grader.__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     grade = commands.add_parser("grade", help="grade one submission and print the score table")
     grade.add_argument("submission", type=Path, help="a .py file, or a folder holding the rubric's file name")
-    grade.add_argument("--rubric", type=Path, help="rubric YAML (default: the bundled rubrics/backprop.yaml)")
     grade.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
     grade.add_argument("--gradescope", type=Path, metavar="FILE", help="write Gradescope's results.json here")
     grade.add_argument("--seed", type=seed_value, help="input seed, 0 to 2**32-1 (default: derived from the "
                                                      "submission and the salt)")
-    grade.add_argument("--timeout", type=float, metavar="S", help="override the rubric's seconds per grading test")
-    grade.add_argument("--import-timeout", type=float, metavar="S", help="override the rubric's import limit")
-    grade.add_argument("--total-timeout", type=float, metavar="S", help="override the rubric's limit for the run")
-    grade.add_argument("--no-timing", action="store_true", help="skip the timing part of part2.vectorized (for "
-                                                                 "tests that must not depend on the machine's speed)")
     grade.add_argument("-v", "--verbose", action="store_true", help="also show pytest's own output")
+    _grading_options(grade)
+    batch = commands.add_parser("batch", help="grade every submission in a folder: gradebook, reports, summary")
+    batch.add_argument("folder", type=Path, help="one .py file or folder per student (or a Gradescope export)")
+    batch.add_argument("--out", type=Path, required=True, metavar="FOLDER", help="where the gradebook goes")
+    batch.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once")
+    _grading_options(batch)
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command != "grade":
+    if args.command not in ("grade", "batch"):
         parser.print_help(sys.stderr)
         return 2
     try:
         rubric = load_rubric(args.rubric or default_rubric_path())
         rubric = rubric.with_time_limits(test=args.timeout, total=args.total_timeout,
                                          **{"import": args.import_timeout})
+        if args.command == "batch":
+            if not args.folder.is_dir():
+                raise student.SubmissionNotFound(f"{args.folder}: not a folder")
+            return _batch(args, rubric)
         source = student.locate(args.submission, rubric.submission)
     except (RubricError, student.SubmissionNotFound) as error:
         print(f"backprop-grader: {error}", file=sys.stderr)
@@ -88,6 +104,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.gradescope:
         write_gradescope(report, args.gradescope, {item.id: item.visibility for item in rubric.items}, elapsed)
     return 1 if report.error else 0
+
+
+def _batch(args: argparse.Namespace, rubric: Rubric) -> int:
+    from grader.batch import run_batch
+    results = run_batch(args.folder, args.out, rubric, args.jobs, not args.no_timing, run_grading)
+    graded = sum(1 for _, reused in results.values() if not reused)
+    print(f"{len(results)} submissions: {graded} graded, {len(results) - graded} kept from an earlier run. "
+          f"Gradebook: {args.out / 'gradebook.csv'}; summary: {args.out / 'summary.md'}")
+    return 0
 
 
 def run_grading(source: student.SubmissionSource, rubric: Rubric, seed: int, timed: bool = True) -> tuple[Report, str]:

@@ -1,0 +1,224 @@
+"""Grade a whole class: `backprop-grader batch DIR --out FOLDER [--jobs N]`.
+
+Every entry of DIR (a .py file or a folder) is one student, named after it; a Gradescope "export submissions"
+folder (with submission_metadata.yml) is read too, naming each submission folder after its submitter. Submissions
+are graded in parallel processes (one grading process each, as `grade` does), with a progress line. FOLDER gets:
+  reports/<student>.json  the `grade --json` report, plus "files" (sha256 of every file) and "rubric_sha256"
+  gradebook.csv           student, one column per autograded item, total
+  summary.md              score histogram, per-item pass rates, the most common mistakes by cause code
+  summary.png             the same as pictures (only with matplotlib installed: the optional extra "plots")
+Run again into the same FOLDER, it keeps every report that is complete and matches the current files and rubric,
+and grades the rest. One broken or hanging submission never stops the batch: grading is bounded per submission.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import yaml
+
+from grader import student
+from grader.report import Report, write_atomically
+from grader.rubric import Rubric
+from grader.seeding import derive_seed
+
+METADATA = "submission_metadata.yml"
+#: Words for the cause codes in summary.md (the codes themselves are in every report's items).
+CAUSE_WORDS = {
+    "missing_1_over_N": "the 1/N of the mean missing", "double_1_over_N": "the 1/N applied twice",
+    "sum_instead_of_mean": "the loss summed instead of averaged", "relu_mask": "a wrong ReLU mask",
+    "relu_mask_from_dh1": "the ReLU mask built from the upstream gradient", "no_relu_mask": "no ReLU mask",
+    "bias_averaged": "bias gradients averaged instead of summed", "transposed": "a transposed gradient",
+    "unstable_softmax": "softmax without the row-max shift", "log_of_probability": "the log of a probability",
+    "reg_missing_in_grad": "reg·W missing from dW", "reg_doubled_in_grad": "reg·W doubled in dW",
+    "reg_convention": "the other reg convention", "float32": "float32 instead of float64",
+    "float32_precision": "float32 rounding somewhere", "modifies_input": "in-place edits of the inputs",
+    "loops_over_batch": "a loop over the batch", "numerical_not_analytic": "a numerical backward pass",
+    "one_sided": "one-sided differences", "not_restored": "x not restored by numerical_gradient",
+    "floored_at_1": "rel_error floored at 1", "not_implemented": "not implemented", "import_failed": "does not import",
+    "not_attempted": "bonus not attempted", "timeout": "too slow (timed out)", "python2": "Python 2 code",
+}
+
+
+@dataclass(frozen=True)
+class Entry:
+    student: str
+    path: Path
+
+
+def find_submissions(folder: Path) -> list[Entry]:
+    """One entry per .py file or folder in `folder` (hidden ones and the metadata file left out), named after it,
+    or after its submitter in a Gradescope export."""
+    names = _gradescope_names(folder)
+    entries = []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith((".", "_")) or path.name == METADATA:
+            continue
+        if path.is_dir() or path.suffix == ".py":
+            entries.append(Entry(_safe(names.get(path.name, path.stem if path.is_file() else path.name)), path))
+    return entries
+
+
+def _gradescope_names(folder: Path) -> dict[str, str]:
+    """{submission folder: student} from Gradescope's submission_metadata.yml (sid, else email, else name)."""
+    path = folder / METADATA
+    if not path.is_file():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    names = {}
+    for submission, meta in data.items():
+        submitters = (meta or {}).get(":submitters") or (meta or {}).get("submitters") or []
+        if submitters:
+            first = {str(k).lstrip(":"): v for k, v in submitters[0].items()}
+            names[str(submission)] = str(first.get("sid") or first.get("email") or first.get("name") or submission)
+    return names
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_.@" else "_" for c in name) or "student"
+
+
+def file_hashes(source: student.SubmissionSource) -> dict[str, str]:
+    root = source.given if source.given.is_dir() else source.given.parent
+    return {str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest() for path in source.files}
+
+
+def _reusable(report_path: Path, hashes: dict, rubric: Rubric) -> Optional[Report]:
+    """The earlier report when it is complete and was made from these files and this rubric."""
+    try:
+        data = json.loads(report_path.read_text(encoding="utf-8"))
+        if data.get("files") != hashes or data.get("rubric_sha256") != rubric.digest or data.get("error"):
+            return None
+        return Report.from_json(data)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def grade_one(entry: Entry, rubric: Rubric, out: Path, timed: bool,
+              run: Callable) -> tuple[Entry, Report, bool]:
+    """(entry, report, reused?) for one student; a submission that cannot even be located gets a failure report."""
+    from grader.scoring import failure_report
+    report_path = out / "reports" / f"{entry.student}.json"
+    try:
+        source = student.locate(entry.path, rubric.submission)
+    except student.SubmissionNotFound as error:
+        report = failure_report(rubric, None, str(entry.path), str(error))
+        write_atomically(report_path, json.dumps({**report.to_json(), "files": {},
+                                                  "rubric_sha256": rubric.digest}, indent=2) + "\n")
+        return entry, report, False
+    hashes = file_hashes(source)
+    earlier = _reusable(report_path, hashes, rubric)
+    if earlier is not None:
+        return entry, earlier, True
+    report, _ = run(source, rubric, derive_seed(source.files, rubric.salt), timed=timed)
+    write_atomically(report_path, json.dumps({**report.to_json(), "files": hashes, "rubric_sha256": rubric.digest},
+                                             indent=2) + "\n")
+    return entry, report, False
+
+
+class Progress:
+    """done/total, rate and time left, on one line of stderr."""
+
+    def __init__(self, total: int, stream=sys.stderr):
+        self.total, self.done, self.started, self.stream = total, 0, time.monotonic(), stream
+        self.lock = threading.Lock()
+
+    def step(self) -> None:
+        with self.lock:
+            self.done += 1
+            elapsed = time.monotonic() - self.started
+            rate = self.done / elapsed if elapsed > 0 else 0.0
+            left = (self.total - self.done) / rate if rate > 0 else 0.0
+            self.stream.write(f"\r[{self.done}/{self.total}] {rate * 60:.1f} submissions/min, "
+                              f"{left:.0f} s left   ")
+            if self.done == self.total:
+                self.stream.write("\n")
+            self.stream.flush()
+
+
+def run_batch(folder: Path, out: Path, rubric: Rubric, jobs: int, timed: bool, run: Callable) -> dict:
+    """Grade every submission of `folder` into `out`; {student: (report, reused?)}."""
+    entries = find_submissions(folder)
+    progress = Progress(len(entries))
+    results = {}
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:  # each job waits on its own grading process
+        futures = [pool.submit(grade_one, entry, rubric, out, timed, run) for entry in entries]
+        for future in as_completed(futures):
+            entry, report, reused = future.result()
+            results[entry.student] = (report, reused)
+            progress.step()
+    results = dict(sorted(results.items()))
+    write_gradebook(out / "gradebook.csv", rubric, results)
+    write_summary(out, rubric, results)
+    return results
+
+
+def write_gradebook(path: Path, rubric: Rubric, results: dict) -> None:
+    items = [item.id for item in rubric.items if not item.manual]
+    with open(path, "w", newline="", encoding="utf-8") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["student", *items, "total"])
+        for name, (report, _) in results.items():
+            scores = {item.id: item.score for item in report.items}
+            writer.writerow([name, *(f"{scores.get(i, 0):g}" for i in items), f"{report.score:g}"])
+
+
+def write_summary(out: Path, rubric: Rubric, results: dict) -> None:
+    """summary.md (and summary.png with matplotlib): histogram, per-item pass rates, most common causes."""
+    reports = [report for report, _ in results.values()]
+    max_score = max((r.max_score for r in reports), default=0) or 1
+    bins = [0] * 10
+    for report in reports:
+        bins[min(int(10 * report.score / max_score), 9)] += 1
+    lines = [f"# {rubric.title}: {len(reports)} submissions", "",
+             "## Scores", "", "| score | students |", "|---|---|"]
+    lines += [f"| {10 * i}–{10 * (i + 1)}% | {count} |" for i, count in enumerate(bins)]
+    lines += ["", "## Items", "", "| item | passed | partial | failed | error | mean score |",
+              "|---|---|---|---|---|---|"]
+    rates = {}
+    for item in (i for i in rubric.items if not i.manual):
+        found = [next((x for x in r.items if x.id == item.id), None) for r in reports]
+        found = [x for x in found if x is not None]
+        counts = {s: sum(1 for x in found if x.status == s) for s in ("passed", "partial", "failed", "error")}
+        mean = sum(x.score for x in found) / len(found) if found else 0.0
+        rates[item.id] = counts["passed"] / len(found) if found else 0.0
+        lines.append(f"| {item.id} | {counts['passed']} | {counts['partial']} | {counts['failed']} | "
+                     f"{counts['error']} | {mean:.2f} / {item.points:g} |")
+    causes: dict = {}
+    for name, (report, _) in results.items():
+        for cause in {x.cause for x in report.items if x.cause and x.status != "passed"}:
+            causes.setdefault(cause, set()).add(name)
+    lines += ["", "## Most common mistakes", ""]
+    lines += [f"- {CAUSE_WORDS.get(cause, cause)} (`{cause}`): {len(names)} student{'s' if len(names) != 1 else ''}"
+              for cause, names in sorted(causes.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:15]] or ["- none"]
+    picture = _plot(out / "summary.png", [r.score for r in reports], max_score, rates)
+    lines += ["", "![scores and pass rates](summary.png)" if picture else
+              "(No summary.png: matplotlib is not installed; `pip install 'backprop-grader[plots]'` adds it.)"]
+    write_atomically(out / "summary.md", "\n".join(lines) + "\n")
+
+
+def _plot(path: Path, scores: list, max_score: float, rates: dict) -> bool:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
+    left.hist(scores, bins=10, range=(0, max_score), color="tab:blue")
+    left.set(title="Scores", xlabel="score", ylabel="students")
+    right.barh(list(rates), [100 * v for v in rates.values()], color="tab:green")
+    right.set(title="Passed, per item", xlabel="% of students", xlim=(0, 100))
+    right.invert_yaxis()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return True

@@ -1,0 +1,94 @@
+"""`backprop-grader batch`: a mixed class (correct, buggy, unfinished, hanging, broken, a folder), the gradebook, the
+summary, the per-student reports, a Gradescope export folder, and a second run that regrades only what changed."""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import pytest
+
+from conftest import REPO, SUBMISSIONS, mutate, run_cli
+
+BASE = (SUBMISSIONS / "student_correct.py").read_text()
+OPTIONS = ["--jobs", "2", "--no-timing", "--timeout", "20", "--import-timeout", "1"]
+
+
+@pytest.fixture
+def class_folder(tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "alice.py").write_text(BASE)
+    (folder / "bob.py").write_text(mutate(BASE, ("    dscores /= N\n", "")))
+    shutil.copy(REPO / "student_template" / "backprop.py", folder / "carol.py")
+    (folder / "dave.py").write_text("import time\ntime.sleep(60)\n" + BASE)  # hangs at import
+    (folder / "erin.py").write_text("def forward(X, params)\n")  # does not compile
+    (folder / "frank").mkdir()
+    (folder / "frank" / "backprop.py").write_text(BASE)
+    (folder / "notes.txt").write_text("not a submission\n")
+    return folder
+
+
+def batch(folder, out, *extra):
+    return run_cli("batch", str(folder), "--out", str(out), *OPTIONS, *extra, timeout=300)
+
+
+def gradebook(out) -> dict:
+    with open(out / "gradebook.csv", newline="") as stream:
+        return {row["student"]: row for row in csv.DictReader(stream)}
+
+
+def test_batch_writes_gradebook_reports_and_summary(class_folder, tmp_path):
+    out = tmp_path / "out"
+    result = batch(class_folder, out)
+    assert result.returncode == 0, result.stderr
+    assert "6 submissions: 6 graded, 0 kept" in result.stdout
+    assert "[6/6]" in result.stderr and "submissions/min" in result.stderr  # the progress line
+    book = gradebook(out)
+    assert list(book) == ["alice", "bob", "carol", "dave", "erin", "frank"]
+    header = (out / "gradebook.csv").read_text().splitlines()[0].split(",")
+    assert header[0] == "student" and header[-1] == "total" and "part1.derivation" not in header
+    for name, row in book.items():
+        report = json.loads((out / "reports" / f"{name}.json").read_text())
+        assert float(row["total"]) == report["score"]
+        assert report["rubric_sha256"] and report["files"]
+    assert book["alice"]["total"] == book["frank"]["total"] == "105"
+    assert book["bob"]["total"] == "70" and book["bob"]["part2.loss"] == "0"
+    assert book["carol"]["total"] == book["dave"]["total"] == book["erin"]["total"] == "0"
+    dave = json.loads((out / "reports" / "dave.json").read_text())
+    assert "took longer than 1 s" in dave["items"][0]["feedback"]
+    summary = (out / "summary.md").read_text()
+    assert "6 submissions" in summary
+    assert "- the 1/N of the mean missing (`missing_1_over_N`): 1 student" in summary
+    assert "- does not import (`import_failed`): 2 students" in summary
+    assert "| part2.loss | 2 | 0 | 4 | 0 |" in summary
+    assert ("summary.png" in summary) and ((out / "summary.png").exists() or "matplotlib is not installed" in summary)
+
+
+def test_second_run_regrades_only_changed_or_incomplete_reports(class_folder, tmp_path):
+    out = tmp_path / "out"
+    assert batch(class_folder, out).returncode == 0
+    first = {p.name: p.read_text() for p in (out / "reports").iterdir()}
+    (out / "reports" / "carol.json").write_text(first["carol.json"][:100])  # truncated
+    (class_folder / "bob.py").write_text(BASE)  # bob fixed his bug
+    result = batch(class_folder, out)
+    assert "6 submissions: 2 graded, 4 kept" in result.stdout
+    assert gradebook(out)["bob"]["total"] == "105"
+    for name in ("alice", "dave", "erin", "frank"):
+        assert (out / "reports" / f"{name}.json").read_text() == first[f"{name}.json"]
+
+
+def test_gradescope_export_names_students_by_sid(tmp_path):
+    export = tmp_path / "export"
+    (export / "submission_111").mkdir(parents=True)
+    (export / "submission_111" / "backprop.py").write_text(BASE)
+    (export / "submission_metadata.yml").write_text(
+        "submission_111:\n  :submitters:\n  - :name: Alice Liddell\n    :sid: '20261'\n    :email: alice@x.edu\n")
+    out = tmp_path / "out"
+    assert batch(export, out).returncode == 0
+    assert list(gradebook(out)) == ["20261"]
+
+
+def test_batch_usage_errors(tmp_path):
+    result = run_cli("batch", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and "not a folder" in result.stderr
