@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from grader import outputs
+from grader.checks import calls
 from grader.compare import FD_TOL, find_mismatch
 from grader.problems import KINK_MARGIN
 from grader.results import CheckResult, StudentCodeError, failed, passed
@@ -61,21 +62,12 @@ def check_deep(student: Submission, seed: int, L: int) -> CheckResult:
         raise StudentCodeError(f"deep_backward must return one (dW, db) pair per layer: {L} for L={L}, got "
                                f"{len(grads) if isinstance(grads, (list, tuple)) else type(grads).__name__}.",
                                cause="bad_output")
-    eps = 1e-5
     for i, ((W, b), pair) in enumerate(zip(layers, grads), start=1):
         if not isinstance(pair, (list, tuple)) or len(pair) != 2:
             raise StudentCodeError(f"grads[{i - 1}] from deep_backward must be a pair (dW, db).", cause="bad_output")
         for name, param, given in (("dW", W, pair[0]), ("db", b, pair[1])):
             given = outputs.float64_array(given, f"layer {i}'s {name} from `deep_backward`", param.shape)
-            numeric = np.zeros_like(param)
-            for index in np.ndindex(param.shape):
-                saved = param[index]
-                param[index] = saved + eps
-                plus = _call(student, X, y, layers, reg, judged=False)[0]
-                param[index] = saved - eps
-                minus = _call(student, X, y, layers, reg, judged=False)[0]
-                param[index] = saved
-                numeric[index] = (plus - minus) / (2 * eps)
+            numeric = calls.numerical_gradient(lambda: _call(student, X, y, layers, reg, judged=False)[0], param)
             mismatch = find_mismatch(given, numeric, FD_TOL)
             if mismatch:
                 return failed(f"L={L} (reg={reg:.3g}): layer {i} of {L} is the first whose gradient disagrees with "
