@@ -92,15 +92,16 @@ def main() -> None:
             median = statistics.median(walls)
             print(f"{name}: {runs_looping} runs, {misses} false negatives, median wall {median:.2f} s")
         print(f"looping variants: {total_fn} false negatives in {runs_looping * len(looping)} runs")
-        for name, code in {"student_correct": BASE, "einsum": correct.get("einsum", BASE),
-                           **UNSEEN_BY_THE_COUNT}.items():
-            student = load(code if name in ("student_correct", "einsum") else BASE + "\n" + textwrap.dedent(code))
+        probes = {"student_correct": BASE, "einsum": correct["einsum"], "broadcasting": correct["broadcasting"],
+                  **{k: BASE + "\n" + textwrap.dedent(v) for k, v in UNSEEN_BY_THE_COUNT.items()}}
+        for name, code in probes.items():
+            student = load(code)
             for role in ROLES:
-                args = {N: vectorization._arguments(role, N, 0) for N in (timing.SMALL_N, timing.LARGE_N)}
-                fn = getattr(reference, role)
-                t = timing.measure(tuple(lambda N=N: student.call(role, *args[N](), guard=False)
-                                         for N in (timing.SMALL_N, timing.LARGE_N)),
-                                   tuple(lambda N=N: fn(*args[N]()) for N in (timing.SMALL_N, timing.LARGE_N)))
+                sizes, fn = (timing.SMALL_N, timing.LARGE_N), getattr(reference, role)
+                t = timing.measure(
+                    tuple((vectorization._fresh_arguments(role, N, 0), lambda a: student.call(role, *a, guard=False))
+                          for N in sizes),
+                    tuple((vectorization._fresh_arguments(role, N, 1), lambda a: fn(*a)) for N in sizes))
                 print(f"per example, {name}.{role}: {t.student_per_example * 1e6:.3g} µs vs "
                       f"{t.reference_per_example * 1e6:.3g} µs for the reference ({t.ratio:.1f}×)")
     finally:

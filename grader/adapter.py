@@ -46,7 +46,7 @@ def class_functions(module: ModuleType, api: ClassApi, filename: str) -> dict[st
 
     def backward(X, y, params, reg=0.0):
         method = build(params, reg)
-        return method(X, y, reg=reg) if api.reg == "argument" else method(X, y)
+        return method(X, y=y, reg=reg) if api.reg == "argument" else method(X, y=y)
 
     def softmax_cross_entropy(scores, y):
         N, C = scores.shape

@@ -24,7 +24,7 @@ from typing import Optional, Sequence
 import grader
 from grader import student
 from grader.report import Report, format_table, write_gradescope, write_json
-from grader.rubric import GRADING_TESTS_DIR, Rubric, RubricError, default_rubric_path, load_rubric
+from grader.rubric import GRADING_TESTS_DIR, Rubric, RubricError, default_rubric_path, find_rubric, load_rubric
 from grader.scoring import failure_report
 from grader.seeding import derive_seed, seed_value
 from grader.writeup import find_writeup
@@ -78,7 +78,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        rubric = load_rubric(args.rubric or default_rubric_path())
+        rubric = load_rubric(find_rubric(args.rubric) if args.rubric else default_rubric_path())
         rubric = rubric.with_time_limits(test=args.timeout, total=args.total_timeout,
                                          **{"import": args.import_timeout})
         if args.command == "batch":

@@ -18,7 +18,7 @@ import pytest
 from grader import clock, fixtures, student  # noqa: F401 - clock: captured before any submission runs
 from grader.report import Report, format_table, write_gradescope, write_json
 from grader.results import GradingFailure
-from grader.rubric import GRADING_TESTS_DIR, Rubric, RubricError, default_rubric_path, load_rubric
+from grader.rubric import GRADING_TESTS_DIR, Rubric, RubricError, default_rubric_path, find_rubric, load_rubric
 from grader.scoring import TestOutcome, grade
 from grader.seeding import derive_seed, seed_value
 from grader.writeup import find_writeup
@@ -73,7 +73,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.option.tbstyle == "auto":  # the score table carries the feedback; keep pytest's own report short
         config.option.tbstyle = "line"
     try:
-        rubric = load_rubric(Path(config.getoption("--rubric") or default_rubric_path()))
+        given = config.getoption("--rubric")
+        rubric = load_rubric(find_rubric(Path(given)) if given else default_rubric_path())
         rubric = rubric.with_time_limits(test=config.getoption("--grade-timeout"),
                                          **{"import": config.getoption("--grade-import-timeout")})
         source = student.locate(Path(path), rubric.submission)

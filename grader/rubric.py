@@ -25,7 +25,7 @@ TOP_KEYS = {"title", "submission", "entry_points", "class_api", "stand_ins", "re
             "items"}
 CLASS_API_KEYS = {"name", "constructor", "weights", "method", "reg"}
 CONSTRUCTOR_VALUES = ("D", "H", "C", "reg")
-STAND_INS = ("matplotlib", "past")
+STAND_INS = ("matplotlib", "past", "future")
 ITEM_KEYS = {"id", "title", "points", "tests", "scoring", "visibility", "manual", "bonus"}
 
 
@@ -97,6 +97,19 @@ def default_rubric_path() -> Path:
         if candidate.is_file():
             return candidate
     raise RubricError("the default rubric rubrics/backprop.yaml is not installed; pass --rubric FILE")
+
+
+def find_rubric(name: Path) -> Path:
+    """A rubric path as given, or else a bundled rubric by name: `cs231n_two_layer` or `rubrics/cs231n_fc_net.yaml`
+    work from anywhere once the package is installed."""
+    name = Path(name)
+    if name.exists():
+        return name
+    bundled = default_rubric_path().parent
+    for candidate in (bundled / name.name, bundled / f"{name.name}.yaml"):
+        if candidate.is_file():
+            return candidate
+    return name
 
 
 def available_tests() -> set[str]:

@@ -17,7 +17,8 @@ from typing import Iterable
 
 
 class _Inert:
-    """Anything: calling it, or any attribute of it, gives it back (plt.figure().add_subplot(...).plot(...))."""
+    """Anything plotting code does with it works and does nothing: calls, attributes, items
+    (plt.rcParams['figure.figsize'] = ...), unpacking (fig, ax = plt.subplots()), `with` blocks."""
 
     def __call__(self, *args, **kwargs):
         return self
@@ -27,9 +28,34 @@ class _Inert:
             raise AttributeError(name)
         return self
 
+    def __getitem__(self, key):
+        return self
+
+    def __setitem__(self, key, value):
+        pass
+
+    def __iter__(self):
+        return iter((self, self))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _old_div(a, b):
+    """past.utils.old_div: Python 2 division (floor for integers)."""
+    import numbers
+    return a // b if isinstance(a, numbers.Integral) and isinstance(b, numbers.Integral) else a / b
+
 
 _PAST_BUILTINS = {"xrange": range, "basestring": str, "unicode": str, "long": int, "raw_input": input,
-                  "reduce": functools.reduce, "unichr": chr, "cmp": lambda a, b: (a > b) - (a < b)}
+                  "reduce": functools.reduce, "unichr": chr, "cmp": lambda a, b: (a > b) - (a < b),
+                  "range": range, "map": map, "zip": zip, "filter": filter, "str": str, "dict": dict, "chr": chr,
+                  "intern": sys.intern, "execfile": None, "apply": lambda f, args=(), kw=None: f(*args, **(kw or {}))}
+#: The modules stood in for: every matplotlib module; these of `past` and `future`.
+_KNOWN = {"past", "past.builtins", "past.utils", "future", "future.utils", "future.standard_library"}
 
 
 class _StandInLoader(importlib.abc.Loader):
@@ -39,10 +65,17 @@ class _StandInLoader(importlib.abc.Loader):
     def exec_module(self, module: types.ModuleType) -> None:
         module.__path__ = []  # a package: its submodules are stood in for too
         module.__stand_in__ = True
-        if module.__name__ == "past.builtins":
-            module.__dict__.update(_PAST_BUILTINS)
-        elif module.__name__.split(".")[0] == "matplotlib":
-            module.__getattr__ = lambda name: _Inert()
+        name = module.__name__
+        if name == "past.builtins":
+            module.__dict__.update({k: v for k, v in _PAST_BUILTINS.items() if v is not None})
+        elif name == "past.utils":
+            module.old_div = _old_div
+        elif name in ("future", "future.standard_library"):
+            module.install_aliases = lambda: None
+            if name == "future":
+                module.standard_library = types.SimpleNamespace(install_aliases=lambda: None)
+        elif name.split(".")[0] == "matplotlib":
+            module.__getattr__ = lambda attribute: _Inert()
 
 
 class StandInFinder(importlib.abc.MetaPathFinder):
@@ -53,7 +86,7 @@ class StandInFinder(importlib.abc.MetaPathFinder):
         top = fullname.split(".")[0]
         if top in self.hidden and top not in self.names:
             raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
-        if top not in self.names:
+        if top not in self.names or (top != "matplotlib" and fullname not in _KNOWN):
             return None
         if top not in self.hidden:
             for finder in sys.meta_path:

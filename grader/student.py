@@ -146,7 +146,7 @@ class Submission:
                                        cause="raised") from None
             raise StudentCodeError(f"`{name}` wrote more output (prints or files) than grading allows; the write "
                                    f"failed with 'File too large'. Remove the prints.", cause="output_limit") from None
-        except (Exception, SystemExit) as error:
+        except (Exception, SystemExit, KeyboardInterrupt) as error:
             raise StudentCodeError(f"`{name}` raised {_describe_exception(error, self.source.folder)}",
                                    cause="raised") from None
         for arg_name, current, before in snapshots:
@@ -222,10 +222,12 @@ PYTHON2_PATTERNS = [re.compile(p) for p in (r"^\s*print\s+[^\s(=]", r"^\s*print\
 
 
 def _python2_line(error: SyntaxError) -> Optional[str]:
-    """'line 12: `print "loss", loss`' when the syntax error is Python 2 syntax, else None."""
+    """'layers.py line 12: `print "loss", loss`' when the syntax error is Python 2 syntax, else None."""
     line = (error.text or "").rstrip()
-    if "Missing parentheses in call to" in str(error.msg) or any(p.search(line) for p in PYTHON2_PATTERNS):
-        return f"line {error.lineno}: `{line.strip()}`"
+    code = line.split("#")[0]  # a backtick in a comment is not Python 2
+    if "Missing parentheses in call to" in str(error.msg) or any(p.search(code) for p in PYTHON2_PATTERNS) or \
+            re.search(r"\b\d+[lL]\b|\braise\s+\w+\s*,|<>", code):
+        return f"{Path(error.filename or '').name or 'line'} line {error.lineno}: `{line.strip()}`"
     return None
 
 

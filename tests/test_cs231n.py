@@ -41,7 +41,7 @@ CASES = {
         {"part2.vectorized": ("loops_over_batch", "`TwoLayerNet.loss` loops over the examples")}),
     "Python 2 print statements": (
         "neural_net_py2.py", {}, ALL,
-        {item: ("python2", "is Python 2 code (line 62: `print") for item in ITEMS}),
+        {item: ("python2", "is Python 2 code (neural_net_py2.py line 62: `print") for item in ITEMS}),
 }
 
 
@@ -89,3 +89,24 @@ def test_hidden_modules_really_are_missing_without_stand_ins(tmp_path):
     report = grade_file(CS231N / "neural_net_with_imports.py", tmp_path / "r.json", env=CLEAN)["report"]
     shapes = next(i for i in report["items"] if i["id"] == "part1.shapes")
     assert shapes["cause"] == "missing_module" and "`matplotlib" in shapes["feedback"]
+
+
+def test_bundled_rubric_by_name_and_plotting_leftovers(tmp_path):
+    """`--rubric cs231n_two_layer` finds the bundled rubric; notebook-style plotting set-up at import, past.utils and
+    future.standard_library all work with the stand-ins."""
+    path = tmp_path / "neural_net.py"
+    path.write_text("import matplotlib.pyplot as plt\nfrom past.utils import old_div\n"
+                    "from future import standard_library\nstandard_library.install_aliases()\n"
+                    "plt.rcParams['figure.figsize'] = (10.0, 8.0)\nfig, (ax1, ax2) = plt.subplots(1, 2)\n"
+                    "assert old_div(7, 2) == 3 and old_div(7.0, 2) == 3.5\n"
+                    + (CS231N / "neural_net_full.py").read_text())
+    report = grade_file(path, tmp_path / "r.json", "--rubric", "cs231n_two_layer", env=CLEAN)["report"]
+    assert report["score"] == 100, [i["feedback"] for i in report["items"] if i["status"] != "passed"]
+
+
+def test_python2_diagnosis_is_precise(submission_from):
+    """Python 2 syntax is named with its file and line; a Python 3 error with a backtick in a comment is not."""
+    py2 = submission_from("import numpy as np\n\ndef f(x):\n    raise ValueError, 'no'\n")
+    assert py2.load_cause == "python2" and "backprop.py line 4: `raise ValueError, 'no'`" in py2.load_error
+    py3 = submission_from("def f(x):\n    return x +  # see `g`\n")
+    assert py3.load_cause == "import_failed" and "does not compile" in py3.load_error

@@ -118,6 +118,10 @@ CASES = {
           "    loss = loss + reg * (np.sum(W1 * W1) + np.sum(W2 * W2))\n")],
         {"part2.regularization"},
         {"part2.regularization": ("reg_convention", "consistently use the reg·ΣW² (gradient 2·reg·W) convention")}),
+    "keyboard_interrupt_in_diagnose": (  # a BaseException from student code is caught like any other
+        [('    names = ("W1", "b1", "W2", "b2")\n', '    raise KeyboardInterrupt\n')],
+        {"part4.diagnose"},
+        {"part4.diagnose": (None, "raised KeyboardInterrupt")}),
     "reg_doubled_in_dW2": (
         [("    dW2 = dW2 + reg * W2                  # (H, C)\n", "    dW2 = dW2 + 2 * reg * W2\n")],
         {"part2.regularization"},

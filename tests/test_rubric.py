@@ -88,7 +88,7 @@ BAD = [
                    "reg": "constructor"}),
      "class_api: field 'constructor': reg: constructor needs a keyword mapped to reg", None),
     ("unknown stand-in", lambda d: d.update(stand_ins=["seaborn"]),
-     "field 'stand_ins': must be a list of modules from matplotlib, past", None),
+     "field 'stand_ins': must be a list of modules from matplotlib, past, future", None),
 ]
 
 
@@ -106,7 +106,7 @@ def test_malformed_rubric_names_file_item_and_field(tmp_path, label, change, mes
 @pytest.mark.parametrize("name", ["cs231n_two_layer.yaml", "cs231n_fc_net.yaml"])
 def test_cs231n_rubrics_are_valid(name):
     rubric = load_rubric(REPO / "rubrics" / name)
-    assert rubric.class_api.name == "TwoLayerNet" and rubric.stand_ins == ("matplotlib", "past")
+    assert rubric.class_api.name == "TwoLayerNet" and rubric.stand_ins == ("matplotlib", "past", "future")
     assert sum(i.points for i in rubric.items) == 100
 
 

@@ -17,16 +17,17 @@ def recorded(student_us: float, reference_us: float, base: float = 50e-6) -> Tim
 
 
 #: Per-example costs recorded on this project's 2-core machine at D = H = 10, C = 5 (µs, student vs reference), by
-#: benchmarks/vectorization.py with every core busy, and by CLI runs on an idle machine.
+#: benchmarks/vectorization.py with every core busy, and by CLI runs on an idle machine. The C-level map over rows
+#: stays under the limit: it cannot be told from broadcasting (see grader/checks/timing.py), so timing leaves it.
+#: The broadcasting figure is the reviewer's measurement (11-13× idle).
 RECORDED = {
     "student_correct forward, loaded": (0.117, 0.12, False),
     "student_correct softmax, loaded": (0.435, 0.197, False),
     "einsum forward, loaded (must pass)": (0.252, 0.0825, False),
     "einsum backward, loaded": (0.992, 0.485, False),
-    "C-level map over rows in forward, loaded": (1.88, 0.132, True),
-    "C-level map over rows in forward, idle": (1.79, 0.0767, True),
-    "N x N intermediate in the softmax, loaded": (5.01, 0.201, True),
-    "N x N intermediate in the softmax, idle": (3.16, 0.153, True),
+    "broadcasting forward, idle (must pass)": (1.3, 0.1, False),
+    "C-level map over rows in forward, loaded": (1.88, 0.132, False),
+    "C-level map over rows in forward, idle": (1.79, 0.0767, False),
     "numerical backward, idle": (118.0, 0.525, True),
 }
 
@@ -41,7 +42,7 @@ def test_recorded_timings(name):
 
 
 def test_a_failure_needs_a_second_measurement_that_agrees():
-    slow, fast = recorded(2.0, 0.1), recorded(0.5, 0.1)
+    slow, fast = recorded(50.0, 0.1), recorded(0.5, 0.1)
     assert judge(slow, lambda: slow) == (True, slow)
     assert judge(slow, lambda: fast) == (False, fast)  # a spike the second measurement does not repeat
 
@@ -59,7 +60,8 @@ def test_ratio_floor_guards_against_timer_resolution():
 
 
 def test_measure_interleaves_and_keeps_the_best_of_each():
-    """A fake clock: each call advances it by a scripted duration; the first round is slow (a loaded machine)."""
+    """A fake clock: each call advances it by a scripted duration; the first round is slow (a loaded machine).
+    Preparing the arguments also takes (fake) time, which must not be counted."""
     now = [0.0]
     order = []
 
@@ -69,10 +71,15 @@ def test_measure_interleaves_and_keeps_the_best_of_each():
     def call(name, durations):
         it = itertools.cycle(durations)
 
-        def run():
+        def prepare():
+            now[0] += 100.0  # outside the timed region
+            return name
+
+        def run(arguments):
+            assert arguments == name
             order.append(name)
             now[0] += next(it)
-        return run
+        return prepare, run
 
     student = (call("s_small", [9.0, 1.0]), call("s_large", [9.0, 3.0]))
     reference = (call("r_small", [9.0, 1.0]), call("r_large", [9.0, 1.5]))

@@ -31,6 +31,20 @@ def with_replaced(code: str) -> str:
 
 #: name -> (the replacing code, the roles that loop over the batch).
 LOOPING = {
+    # A row loop whose results are remembered by the inputs' bytes: every measured call gets new inputs.
+    "memoized_row_loop": ('''
+        _memo = {}
+        def forward(X, params):
+            key = (X.tobytes(), params["W1"].tobytes())
+            if key not in _memo:
+                W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
+                z1 = np.empty((X.shape[0], W1.shape[1]))
+                for n in range(X.shape[0]):
+                    z1[n] = X[n] @ W1 + b1
+                h1 = np.maximum(z1, 0.0)
+                _memo[key] = (h1 @ W2 + b2, (X, z1, h1))
+            return _memo[key]
+        ''', {"forward"}),
     # A for loop over the rows of X in forward.
     "forward_row_loop": ('''
         def forward(X, params):
@@ -117,6 +131,16 @@ LOOPING = {
         ''', {"softmax_cross_entropy"}),
 }
 
+#: Correct styles the timing must leave alone too (the benchmark measures them): broadcasting instead of matmul.
+BROADCASTING = """
+    def forward(X, params):
+        W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
+        z1 = (X[:, :, None] * W1[None]).sum(axis=1) + b1
+        h1 = np.maximum(z1, 0.0)
+        return (h1[:, :, None] * W2[None]).sum(axis=1) + b2, (X, z1, h1)
+    """
+
+
 #: name -> the replacing code; vectorized over the batch, so every role passes.
 VECTORIZED = {
     "student_correct": "",
@@ -160,6 +184,8 @@ VECTORIZED = {
                 dscores[rows, c] -= 1.0
             return loss / N, dscores / N
         ''',
+    # Broadcasting instead of matmul: an N x D x H intermediate, still one pass over the batch.
+    "broadcasting": BROADCASTING,
 }
 
 
@@ -242,14 +268,41 @@ NUMERICAL_BACKWARD = """
     """
 
 
+#: An analytic backward with a loop over input features, each step an einsum (hundreds of Python lines in numpy):
+#: its count grows with D, but not with D·H.
+FEATURE_LOOP_BACKWARD = """
+    def backward(X, y, params, reg=0.0):
+        W1, W2 = params["W1"], params["W2"]
+        scores, (_, z1, h1) = forward(X, params)
+        loss, dscores = softmax_cross_entropy(scores, y)
+        loss = loss + 0.5 * reg * (np.sum(W1 * W1) + np.sum(W2 * W2))
+        dz1 = (dscores @ W2.T) * (z1 > 0)
+        dW1 = np.stack([np.einsum("n,nh->h", X[:, d], dz1, optimize=True) for d in range(X.shape[1])])
+        grads = {"W1": dW1 + reg * W1, "b1": dz1.sum(axis=0), "W2": h1.T @ dscores + reg * W2,
+                 "b2": dscores.sum(axis=0), "X": dz1 @ W1.T}
+        return float(loss), grads
+    """
+
+#: A numerical backward that remembers its answers: fresh inputs on every measured call defeat the memory.
+MEMO_NUMERICAL_BACKWARD = NUMERICAL_BACKWARD.replace("    def backward(X, y, params, reg=0.0):", """    _memo = {}
+    def backward(X, y, params, reg=0.0):
+        key = (X.tobytes(), params["W1"].tobytes())
+        if key not in _memo:
+            _memo[key] = _backward(X, y, params, reg)
+        return _memo[key]
+    def _backward(X, y, params, reg=0.0):""")
+
+
 def test_numerical_backward_is_told_apart_from_an_analytic_one(submission_from):
-    student = submission_from(with_replaced(NUMERICAL_BACKWARD))
-    result = check_analytic(student, 0)
-    assert (result.fraction, result.cause) == (0.0, "numerical_not_analytic")
-    assert "numerically, not analytically" in result.feedback and "D=4" in result.feedback and "D=16" in result.feedback
+    for code in (NUMERICAL_BACKWARD, MEMO_NUMERICAL_BACKWARD):
+        result = check_analytic(submission_from(with_replaced(code)), 0)
+        assert (result.fraction, result.cause) == (0.0, "numerical_not_analytic")
+        assert "numerically, not analytically" in result.feedback and "D=H=4" in result.feedback
     assert check_analytic(submission_from(BASE), 0) is None
-    for name, code in VECTORIZED.items():
-        assert check_analytic(submission_from(with_replaced(code)), 0) is None, name
+    for name, code in {**VECTORIZED, "feature_loop": FEATURE_LOOP_BACKWARD, "broadcasting": BROADCASTING}.items():
+        student = submission_from(with_replaced(code))
+        assert_computes_the_reference(student)
+        assert check_analytic(student, 0) is None, name
 
 
 def test_switching_the_tracer_off_is_tampering(submission_from):

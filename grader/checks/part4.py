@@ -127,6 +127,7 @@ def score_diagnose(student: Submission, cases: list, rng: np.random.Generator, w
     """Ask diagnose about every (label, analytic, numeric) case twice, in shuffled order, and score the answers."""
     order = rng.permutation(2 * len(cases))  # shuffled: an answer that follows the order of calls earns nothing
     answers: dict = {}
+    raised = ""
     for position in order:
         index = int(position) % len(cases)
         label, analytic, numeric = cases[index]
@@ -135,7 +136,8 @@ def score_diagnose(student: Submission, cases: list, rng: np.random.Generator, w
         except StudentCodeError as error:
             if error.result.cause in ("not_implemented", "missing", "import_failed"):
                 raise
-            answer = f"<raised: {error.result.feedback}>"
+            raised = raised or error.result.feedback
+            answer = "<it raised>"
         answers.setdefault(index, []).append(answer if isinstance(answer, str) else repr(answer))
     inconsistent = [i for i, given in answers.items() if given[0] != given[1]]
     if inconsistent:
@@ -157,5 +159,6 @@ def score_diagnose(student: Submission, cases: list, rng: np.random.Generator, w
     per_label = {label: sum(1 for case in cases if case[0] == label) for label in wrong}
     details = "; ".join(f"{label}: {len(given)} of {per_label[label]} wrong (answered "
                         f"{', '.join(sorted(set(a[:40] for a in given)))})" for label, given in wrong.items())
+    also = f" On some cases {raised}" if raised else ""
     return CheckResult(score, f"{what}: {right} of {total} right (score {score:.2f} after correcting for "
-                              f"guessing). {details}.", "diagnose_wrong")
+                              f"guessing). {details}.{also}", "diagnose_wrong")

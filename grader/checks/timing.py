@@ -1,12 +1,19 @@
-"""Timing against the batch size N, for what the line-event count cannot see: per-example loops run in C
-(`list(map(np.matmul, X, ...))`, np.vectorize of a C function) and N×N intermediates (`probs[:, y]`).
+"""Timing against the batch size N, for gross per-example work the line-event count cannot see (a backward pass
+that is numerical but vectorized, such as complex-step derivatives; per-example work hundreds of times the
+reference's).
+
+What it does not catch: on this 2-core machine a C-level loop over rows (`list(map(W1.T.dot, X))`, 6-27× the
+reference per example) and an N×N intermediate (`probs[:, y]`, 20-50×) overlap correct code that broadcasts instead
+of multiplying matrices (`(X[:, :, None] * W1).sum(1)`, 11× idle and past 25× with every core busy). A check that
+fails a correct student is worse than none, so the limit sits far above every correct style measured.
 
 A per-example loop and a vectorized pass both grow linearly in N, so what separates them is the cost per extra
 example relative to the reference's, measured in the same run: each function and the reference's are called at a
 small and a large N, interleaved, best of ROUNDS, at small layer sizes (D = H = 10, C = 5) where per-example overhead
-dominates. A function fails only when its cost per extra example is at least RATIO_LIMIT times the reference's and a
-second, independent measurement confirms it. The clock is the grader's own (grader.clock), read in the grader's
-process. `measure` takes the clock as an argument, so the rule is tested on recorded timings.
+dominates, every call on fresh inputs (prepared outside the timed region: a cache of earlier answers never hits).
+A function fails only when its cost per extra example is at least RATIO_LIMIT times the reference's and a second,
+independent measurement confirms it. The clock is the grader's own (grader.clock), read in the grader's process.
+`measure` takes the clock as an argument, so the rule is tested on recorded timings.
 """
 from __future__ import annotations
 
@@ -15,12 +22,12 @@ from typing import Callable
 
 from grader import clock as grader_clock
 
-SMALL_N, LARGE_N = 64, 2048
+SMALL_N, LARGE_N = 64, 4096
 ROUNDS = 5
-#: Measured here: a C-level map over rows is about 23× the reference per example at D=H=10, a Python row loop about
-#: 100×, einsum about 4× (and must pass); an N×N intermediate grows without bound. 10× leaves 2.5× of room on the
-#: correct side, and a second measurement must agree before anything fails.
-RATIO_LIMIT = 10.0
+#: Measured here (benchmarks/vectorization.py, 2 cores, D = H = 10): correct code in ordinary styles 1-3× the
+#: reference per example, einsum 2-4×, broadcasting 11× idle and up to about 40× with every core busy; a numerical
+#: backward 200-600×. 100× leaves a margin of 2.5× over every correct style; Python loops are the count's.
+RATIO_LIMIT = 100.0
 #: The reference's cost per example is a few ns; below this floor, timer resolution would dominate the ratio.
 FLOOR_SECONDS = 2e-9
 
@@ -47,17 +54,22 @@ class Timings:
         return self.student_per_example / max(self.reference_per_example, FLOOR_SECONDS)
 
 
-def measure(student: tuple[Callable, Callable], reference: tuple[Callable, Callable],
+Timed = tuple  # (prepare: () -> arguments, run: (arguments) -> anything)
+
+
+def measure(student: tuple[Timed, Timed], reference: tuple[Timed, Timed],
             clock: Callable[[], float] = grader_clock.perf_counter, rounds: int = ROUNDS) -> Timings:
-    """Time (small, large) calls of the student's function and the reference's, interleaved, best of `rounds`."""
+    """Time (small, large) calls of the student's function and the reference's, interleaved, best of `rounds`.
+    Each is a (prepare, run) pair: arguments are prepared before the clock starts."""
     calls = [student[0], student[1], reference[0], reference[1]]
-    for call in calls:  # warm-up: first-call imports and caches
-        call()
+    for prepare, run in calls:  # warm-up: first-call imports and caches
+        run(prepare())
     best = [float("inf")] * 4
     for _ in range(rounds):
-        for i, call in enumerate(calls):
+        for i, (prepare, run) in enumerate(calls):
+            arguments = prepare()
             start = clock()
-            call()
+            run(arguments)
             best[i] = min(best[i], clock() - start)
     return Timings(*best)
 

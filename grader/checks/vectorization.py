@@ -16,8 +16,12 @@ clock or the tracing functions, fails the item with feedback saying so.
 from __future__ import annotations
 
 import sys
+import threading
+from collections.abc import Mapping
 from types import ModuleType
 from typing import Callable, Optional
+
+import numpy as np
 
 from grader import clock
 from grader.checks import timing
@@ -30,10 +34,10 @@ SMALL_N, LARGE_N = 8, 1032
 #: One event per four extra examples: a per-example loop costs at least one event per example; the call-to-call
 #: jitter of vectorized numpy code (caches, lazy imports) is a few hundred events at most, well below 256.
 EVENTS_PER_EXAMPLE = 0.25
-#: Input sizes D for telling an analytic backward from a numerical one, and the growth that fails: finite
-#: differences evaluate the loss twice per parameter, (16 - 4)·10 = 120 more parameters: 240 more evaluations of
-#: a dozen lines or more each, thousands of events, against a few hundred of jitter.
-SMALL_D, LARGE_D, NUMERICAL_GROWTH = 4, 16, 500
+#: Layer sizes for telling an analytic backward from a numerical one, and the D×H interaction that fails: finite
+#: differences evaluate the loss 2·(12 - 4)² = 128 more times than the additive part explains, each a dozen lines or
+#: more: well over a thousand events, against a few hundred of jitter.
+SMALL_D, LARGE_D, NUMERICAL_GROWTH = 4, 12, 500
 
 
 class Tampered(Exception):
@@ -76,32 +80,40 @@ def count_line_events(call: Callable[[], object], skip: frozenset = frozenset())
 
     previous = clock.gettrace()
     sys.settrace, sys.setprofile = refuse("sys.settrace"), refuse("sys.setprofile")
+    sys.gettrace = lambda: None  # a submission that checks for a tracer sees none
+    threading.settrace(on_call)  # threads the call starts are counted too
     clock.settrace(on_call)
     try:
         call()
     finally:
         still_ours = clock.gettrace() is on_call
         clock.settrace(previous)
-        sys.settrace, sys.setprofile = clock.settrace, clock.setprofile
+        threading.settrace(None)
+        sys.settrace, sys.setprofile, sys.gettrace = clock.settrace, clock.setprofile, clock.gettrace
     if touched or not still_ours:
         raise Tampered(f"it called {touched[0]}" if touched else "the tracer was replaced during the call")
     return count
 
 
-def _arguments(role: str, N: int, seed: int, D: int = 10) -> Callable[[], tuple]:
-    """Fresh copies of size-N inputs for `role` at layer sizes D, H = 10, C = 5, on every call."""
-    problem = random_problem(rng_for(seed, f"part2.vectorized.{N}.{D}"), N, D, 10, 5, kink_margin=0.0)
-    scores = problem.X[:, :5] * 3.0 if D >= 5 else problem.z1()[:, :5]
-    if role == "forward":
-        return lambda: (problem.X.copy(), problem.copy().params)
-    if role == "softmax_cross_entropy":
-        return lambda: (scores.copy(), problem.y.copy())
-    return lambda: (problem.X.copy(), problem.y.copy(), problem.copy().params, 0.0)
+def _fresh_arguments(role: str, N: int, seed: int, D: int = 10, H: int = 10) -> Callable[[], tuple]:
+    """Inputs for `role` at batch size N and layer sizes D, H (C = 5): new values on every call, so an answer
+    remembered from an earlier call never fits."""
+    rng = rng_for(seed, f"part2.vectorized.{role}.{N}.{D}.{H}")
+
+    def arguments() -> tuple:
+        problem = random_problem(rng, N, D, H, 5, kink_margin=0.0)
+        if role == "forward":
+            return problem.X, problem.params
+        if role == "softmax_cross_entropy":
+            return 3.0 * problem.z1()[:, :5] if H >= 5 else 3.0 * problem.X[:, :5], problem.y
+        return problem.X, problem.y, problem.params, 0.0
+    return arguments
 
 
-def _student_call(student: Submission, role: str, N: int, seed: int, D: int = 10) -> Callable[[], object]:
+def _student_call(student: Submission, role: str, N: int, seed: int, D: int = 10,
+                  H: int = 10) -> Callable[[], object]:
     """A call of the student's `role` on fresh inputs (its outputs are judged by other items: no guard)."""
-    arguments = _arguments(role, N, seed, D)
+    arguments = _fresh_arguments(role, N, seed, D, H)
     return lambda: student.call(role, *arguments(), guard=False)
 
 
@@ -129,6 +141,15 @@ def _counts(student: Submission, small: Callable, large: Callable, skip: frozens
     return ([count_line_events(small, skip) for _ in range(2)], [count_line_events(large, skip) for _ in range(2)])
 
 
+def _works(role: str, result: object, N: int) -> bool:
+    """The call gives a result of the contract's form (vectorization is judged on working code only)."""
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        return False
+    if role == "forward":
+        return isinstance(result[0], np.ndarray) and result[0].shape[:1] == (N,)
+    return role != "backward" or isinstance(result[1], Mapping)
+
+
 _VERDICTS: dict = {}
 
 
@@ -148,8 +169,12 @@ def _check_vectorized(student: Submission, role: str, seed: int, reference: Opti
     if clock.tampered():
         return _tampering(student, f"the submission replaced {', '.join(clock.tampered())}")
     name = student.name_of(role)
-    if getattr(student.attribute(role), "through_backward", False):
-        return passed(f"the loss is part of `{name}` here: judged with backward.")
+    if getattr(student.attribute(role), "through_backward", False):  # a class API: the loss is inside backward
+        verdict = check_vectorized(student, "backward", seed, reference, timed)
+        return verdict if not verdict.passed else passed(f"the loss is part of `{name}` here: judged with backward.")
+    if not _works(role, _student_call(student, role, SMALL_N, seed)(), SMALL_N):
+        return failed(f"`{name}` does not return a result of the contract's form yet, so its vectorization is not "
+                      f"judged.", "not_working")
     try:
         small_counts, large_counts = _counts(student, _student_call(student, role, SMALL_N, seed),
                                              _student_call(student, role, LARGE_N, seed),
@@ -165,10 +190,10 @@ def _check_vectorized(student: Submission, role: str, seed: int, reference: Opti
     if reference is None or not timed:
         return passed(f"`{name}`: {counts}.")
     ref_function = getattr(reference, role)
-    ref_args = {N: _arguments(role, N, seed) for N in (timing.SMALL_N, timing.LARGE_N)}
-    student_calls = (_student_call(student, role, timing.SMALL_N, seed),
-                     _student_call(student, role, timing.LARGE_N, seed))
-    reference_calls = tuple(lambda N=N: ref_function(*ref_args[N]()) for N in (timing.SMALL_N, timing.LARGE_N))
+    sizes = (timing.SMALL_N, timing.LARGE_N)
+    student_calls = tuple((_fresh_arguments(role, N, seed), lambda a: student.call(role, *a, guard=False))
+                          for N in sizes)
+    reference_calls = tuple((_fresh_arguments(role, N, seed + 1), lambda a: ref_function(*a)) for N in sizes)
     loops, timings = timing.judge(timing.measure(student_calls, reference_calls),
                                   lambda: timing.measure(student_calls, reference_calls))
     if loops and role == "backward":  # slow through a helper judged on its own, or numerical: charged there
@@ -196,15 +221,24 @@ def check_analytic(student: Submission, seed: int) -> Optional[CheckResult]:
 
 
 def _check_analytic(student: Submission, seed: int) -> Optional[CheckResult]:
+    """Finite differences evaluate the loss twice per parameter, D·H + H + H·C + C of them: their work grows with the
+    product D·H. Loops over features (D) or hidden units (H), which an analytic backward may have, only add. So the
+    count is taken at D, H in {SMALL_D, LARGE_D} and the interaction c(L, L) - c(L, S) - c(S, L) + c(S, S) decides."""
     name = student.name_of("backward")
+    counts = {}
     try:
-        small_counts, large_counts = _counts(student, _student_call(student, "backward", 8, seed, SMALL_D),
-                                             _student_call(student, "backward", 8, seed, LARGE_D), frozenset())
+        for D in (SMALL_D, LARGE_D):
+            for H in (SMALL_D, LARGE_D):
+                call = _student_call(student, "backward", 8, seed, D, H)
+                call()  # warm-up
+                counts[D, H] = min(count_line_events(call) for _ in range(2))
     except Tampered as error:
         return _tampering(student, f"`{name}`: {error}")
-    if min(large_counts) - max(small_counts) >= NUMERICAL_GROWTH:
-        return failed(f"`{name}` computes its gradients numerically, not analytically: Python line events "
-                      f"{max(small_counts):,} at D={SMALL_D}, {min(large_counts):,} at D={LARGE_D} (its work grows "
-                      f"with the number of parameters, as finite differences do; an analytic backward runs the same "
-                      f"lines for any size). Derive the gradients with the chain rule.", "numerical_not_analytic")
+    S, L = SMALL_D, LARGE_D
+    interaction = counts[L, L] - counts[L, S] - counts[S, L] + counts[S, S]
+    if interaction >= NUMERICAL_GROWTH:
+        return failed(f"`{name}` computes its gradients numerically, not analytically: its Python line events grow "
+                      f"with the number of parameters D·H ({counts[S, S]:,} at D=H={S}, {counts[L, L]:,} at "
+                      f"D=H={L}; {interaction:,} beyond what loops over features or hidden units add), as finite "
+                      f"differences do. Derive the gradients with the chain rule.", "numerical_not_analytic")
     return None
