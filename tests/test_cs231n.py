@@ -110,3 +110,15 @@ def test_python2_diagnosis_is_precise(submission_from):
     assert py2.load_cause == "python2" and "backprop.py line 4: `raise ValueError, 'no'`" in py2.load_error
     py3 = submission_from("def f(x):\n    return x +  # see `g`\n")
     assert py3.load_cause == "import_failed" and "does not compile" in py3.load_error
+
+
+def test_weights_aliased_between_params_and_attributes(tmp_path):
+    """self.params holds the same arrays as self.W1, ...: the grader writes its weights into them, so a loss that
+    reads the attributes sees them too."""
+    path = tmp_path / "neural_net.py"
+    path.write_text((CS231N / "neural_net_attributes.py").read_text() + "\n\n_Base = TwoLayerNet\n\n\n"
+                    "class TwoLayerNet(_Base):\n    def __init__(self, *args, **kwargs):\n"
+                    "        _Base.__init__(self, *args, **kwargs)\n"
+                    "        self.params = {'W1': self.W1, 'b1': self.b1, 'W2': self.W2, 'b2': self.b2}\n")
+    report = grade_file(path, tmp_path / "r.json", "--rubric", str(TWO_LAYER), env=CLEAN)["report"]
+    assert report["score"] == 100, [i["feedback"] for i in report["items"] if i["status"] != "passed"]
