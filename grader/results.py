@@ -37,14 +37,6 @@ def failed(feedback: str, cause: Optional[str] = None) -> CheckResult:
     return CheckResult(0.0, feedback, cause)
 
 
-def first_failure(*results: CheckResult) -> CheckResult:
-    """The first result that is not a pass, else a pass: for checks made of several all-or-nothing probes."""
-    for result in results:
-        if not result.passed:
-            return result
-    return passed(" ".join(r.feedback for r in results if r.feedback))
-
-
 class GradingFailure(AssertionError):
     """Base of the exceptions that carry a CheckResult out of a grading test."""
 
