@@ -140,13 +140,11 @@ class Submission:
         except NotImplementedError:
             raise StudentCodeError(f"`{name}` is not implemented yet (it raises NotImplementedError).",
                                    cause="not_implemented") from None
-        except OSError as error:
-            if error.errno != errno.EFBIG:
-                raise StudentCodeError(f"`{name}` raised {_describe_exception(error, self.source.folder)}",
-                                       cause="raised") from None
-            raise StudentCodeError(f"`{name}` wrote more output (prints or files) than grading allows; the write "
-                                   f"failed with 'File too large'. Remove the prints.", cause="output_limit") from None
         except (Exception, SystemExit, KeyboardInterrupt) as error:
+            if isinstance(error, OSError) and error.errno == errno.EFBIG:  # past the grading process's file limit
+                raise StudentCodeError(f"`{name}` wrote more output (prints or files) than grading allows; the "
+                                       f"write failed with 'File too large'. Remove the prints.",
+                                       cause="output_limit") from None
             raise StudentCodeError(f"`{name}` raised {_describe_exception(error, self.source.folder)}",
                                    cause="raised") from None
         for arg_name, current, before in snapshots:
