@@ -12,7 +12,7 @@ from typing import Optional
 import numpy as np
 
 from grader.checks import calls, vectorization
-from grader.checks.causes import Probe, explain_gradient_mismatch
+from grader.checks.causes import Probe, common_factor, explain_gradient_mismatch
 from grader.compare import FD_TOL, REFERENCE_TOL, find_mismatch, looks_float32
 from grader.contract import PARAM_NAMES
 from grader.problems import random_problem
@@ -228,9 +228,8 @@ def _regularization_probe(student: Submission, rng: np.random.Generator, reg_fac
     return passed()
 
 
-def _ratio(actual: np.ndarray, expected: np.ndarray):
+def _ratio(actual: np.ndarray, expected: np.ndarray) -> Optional[float]:
     """actual/expected when it is one common factor, else None."""
-    from grader.checks.causes import common_factor
     if np.allclose(actual, 0.0, atol=1e-15):
         return 0.0
     return common_factor(actual, expected)
