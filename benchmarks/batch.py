@@ -47,7 +47,8 @@ def main() -> None:
         print(f"--jobs {jobs}: {count} submissions in {elapsed:.0f} s, {rates[jobs]:.1f} submissions/min")
         shutil.rmtree(out)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"speed-up with --jobs 2: {rates[2] / rates[1]:.2f}x; peak memory of one grading process: {peak:.0f} MiB")
+    print(f"speed-up with --jobs 2: {rates[2] / rates[1]:.2f}x; peak memory (max RSS of the largest child process, "
+          f"as getrusage reports it): {peak:.0f} MiB")
     shutil.rmtree(folder)
 
 
