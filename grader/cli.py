@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Optional, Sequence
@@ -117,6 +118,7 @@ def _batch(args: argparse.Namespace, rubric: Rubric) -> int:
 
 def run_grading(source: student.SubmissionSource, rubric: Rubric, seed: int, timed: bool = True) -> tuple[Report, str]:
     """Grade in a child pytest process; (report, the tail of its output). Never raises for the submission's sake."""
+    _become_subreaper()
     with tempfile.TemporaryDirectory(prefix="backprop-grader-") as work:
         work_dir = Path(work)
         report_path, ini = work_dir / "report.json", work_dir / "pytest.ini"
@@ -134,8 +136,10 @@ def run_grading(source: student.SubmissionSource, rubric: Rubric, seed: int, tim
                                                           os.environ.get("PYTHONPATH")]))}
         log_path = work_dir / "pytest.log"
         with open(log_path, "wb") as log_file:
-            process = subprocess.Popen(command, cwd=work_dir, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_bounded)
+            with _ACTIVE_LOCK:
+                process = subprocess.Popen(command, cwd=work_dir, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+                                           stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_bounded)
+                _ACTIVE.add(process.pid)
             try:
                 code = process.wait(timeout=limits["total"])
                 problem = None if code in (0, 1) else _exit_reason(code)
@@ -178,11 +182,53 @@ def _read_report(path: Path) -> Optional[Report]:
 
 
 def _kill_group(process: subprocess.Popen) -> None:
+    """Kill the grading process's group, then every descendant left (one that called setsid() left the group, but
+    as this process is a child subreaper on Linux, orphans are re-parented here and found)."""
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
     process.wait()
+    with _ACTIVE_LOCK:
+        _ACTIVE.discard(process.pid)
+    for _ in range(20):  # killing one may orphan the next generation: repeat until none is left
+        with _ACTIVE_LOCK:  # `batch` runs several grading processes at once: leave the others alone
+            children = [pid for pid in _children(os.getpid()) if pid not in _ACTIVE]
+        if not children:
+            break
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError, PermissionError):
+                pass
+
+
+_ACTIVE: set = set()  # grading processes running now (children of this process that are not orphans)
+_ACTIVE_LOCK = threading.Lock()
+
+
+def _become_subreaper() -> None:
+    """Linux: orphans of the grading process are re-parented to this process instead of init, so none escapes."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+        except (OSError, AttributeError):
+            pass
+
+
+def _children(parent: int) -> list[int]:
+    """Live child processes of `parent` (Linux /proc; elsewhere none are found)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*/stat") if Path("/proc").is_dir() else ():
+        try:
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent and fields[0] != "Z" and int(entry.parent.name) != os.getpid():
+            found.append(int(entry.parent.name))
+    return found
 
 
 def _tail(path: Path) -> str:

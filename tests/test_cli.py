@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -208,6 +209,23 @@ def test_memory_bomb_output_bomb_and_background_processes_are_bounded(tmp_path):
     assert items_of(result["report"])["part2.forward"]["status"] == "passed"
     pid = int(pid_file.read_text())
     with pytest.raises(ProcessLookupError):  # killed with the grading process's group, and reaped
+        for _ in range(50):
+            os.kill(pid, 0)
+            time.sleep(0.1)
+
+
+def test_a_process_that_leaves_the_group_is_killed_too(tmp_path):
+    """setsid() takes a process out of the grading process's group; the CLI, a child subreaper, still finds it."""
+    if not Path("/proc").is_dir():
+        pytest.skip("needs Linux (/proc and PR_SET_CHILD_SUBREAPER)")
+    pid_file = tmp_path / "escaped.pid"
+    path = tmp_path / "backprop.py"
+    path.write_text("import subprocess\n"
+                    f"open({str(pid_file)!r}, 'w').write(str(subprocess.Popen(['sleep', '60'], "
+                    "start_new_session=True).pid))\n" + BASE)
+    assert grade_file(path, tmp_path / "r.json")["report"]["score"] == 105
+    pid = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):
         for _ in range(50):
             os.kill(pid, 0)
             time.sleep(0.1)
