@@ -45,7 +45,7 @@ def load(code: str):
 
 def run_check(student, seed: int) -> tuple[set, float, dict]:
     """(roles that fail, wall seconds, {})."""
-    vectorization._VERDICTS.clear()
+    student.verdicts.clear()
     start = time.perf_counter()
     failing = {role for role in ROLES if not vectorization.check_vectorized(student, role, seed, reference).passed}
     if vectorization.check_analytic(student, seed):

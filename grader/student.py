@@ -19,7 +19,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
@@ -95,6 +95,13 @@ class Submission:
     warnings: list = field(default_factory=list)  # warnings raised by the last call, as strings
     functions: dict = field(default_factory=dict)  # role -> function built by grader.adapter (class-based API)
     class_name: str = ""  # "TwoLayerNet.loss" for a class-based API
+    verdicts: dict = field(default_factory=dict, repr=False)  # results several grading tests share, by key
+
+    def remembered(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """compute(), once per run for this submission: for a verdict that several grading tests need."""
+        if key not in self.verdicts:
+            self.verdicts[key] = compute()
+        return self.verdicts[key]
 
     @property
     def filename(self) -> str:

@@ -124,15 +124,9 @@ class CheckerVerdict:
     missed: list
 
 
-_VERDICTS: dict = {}
-
-
 def checker_verdict(student: Submission, reference: ModuleType, seed: int) -> CheckerVerdict:
     """Run the student's grad_check on the correct and the buggy backward passes (once per run: cached)."""
-    key = (id(student), id(reference), seed)
-    if key not in _VERDICTS:
-        _VERDICTS[key] = _judge_checker(student, reference, seed)
-    return _VERDICTS[key]
+    return student.remembered(("grad_check", id(reference), seed), lambda: _judge_checker(student, reference, seed))
 
 
 def _judge_checker(student: Submission, reference: ModuleType, seed: int) -> CheckerVerdict:

@@ -136,11 +136,6 @@ def _tampering(student: Submission, what: str) -> CheckResult:
                   f"sys.settrace, sys.setprofile or the clock.", "tampering")
 
 
-def _counts(student: Submission, small: Callable, large: Callable, skip: frozenset) -> tuple[list, list]:
-    small()  # warm-up: first-call imports and caches
-    return ([count_line_events(small, skip) for _ in range(2)], [count_line_events(large, skip) for _ in range(2)])
-
-
 def _works(role: str, result: object, N: int) -> bool:
     """The call gives a result of the contract's form (vectorization is judged on working code only)."""
     if not isinstance(result, (tuple, list)) or len(result) != 2:
@@ -150,18 +145,13 @@ def _works(role: str, result: object, N: int) -> bool:
     return role != "backward" or isinstance(result[1], Mapping)
 
 
-_VERDICTS: dict = {}
-
-
 def check_vectorized(student: Submission, role: str, seed: int, reference: Optional[ModuleType] = None,
                      timed: bool = True) -> CheckResult:
     """Fail `role` (forward, softmax_cross_entropy or backward) when its line count grows with N, or, with the
     reference at hand and timing on, when its cost per example is RATIO_LIMIT times the reference's (confirmed).
     Verdicts are kept for the run: backward's timing consults forward's and softmax_cross_entropy's."""
-    key = (id(student), role, seed, id(reference), timed)
-    if key not in _VERDICTS:
-        _VERDICTS[key] = _check_vectorized(student, role, seed, reference, timed)
-    return _VERDICTS[key]
+    return student.remembered(("vectorized", role, seed, id(reference), timed),
+                              lambda: _check_vectorized(student, role, seed, reference, timed))
 
 
 def _check_vectorized(student: Submission, role: str, seed: int, reference: Optional[ModuleType],
@@ -172,13 +162,14 @@ def _check_vectorized(student: Submission, role: str, seed: int, reference: Opti
     if getattr(student.attribute(role), "through_backward", False):  # a class API: the loss is inside backward
         verdict = check_vectorized(student, "backward", seed, reference, timed)
         return verdict if not verdict.passed else passed(f"the loss is part of `{name}` here: judged with backward.")
-    if not _works(role, _student_call(student, role, SMALL_N, seed)(), SMALL_N):
+    small, large = _student_call(student, role, SMALL_N, seed), _student_call(student, role, LARGE_N, seed)
+    if not _works(role, small(), SMALL_N):  # also the warm-up: first-call imports and caches
         return failed(f"`{name}` does not return a result of the contract's form yet, so its vectorization is not "
                       f"judged.", "not_working")
+    skip = _judged_elsewhere(student, role)
     try:
-        small_counts, large_counts = _counts(student, _student_call(student, role, SMALL_N, seed),
-                                             _student_call(student, role, LARGE_N, seed),
-                                             _judged_elsewhere(student, role))
+        small_counts = [count_line_events(small, skip) for _ in range(2)]
+        large_counts = [count_line_events(large, skip) for _ in range(2)]
     except Tampered as error:
         return _tampering(student, f"`{name}`: {error}")
     growth = min(large_counts) - max(small_counts)
@@ -214,10 +205,7 @@ def _check_vectorized(student: Submission, role: str, seed: int, reference: Opti
 def check_analytic(student: Submission, seed: int) -> Optional[CheckResult]:
     """None for an analytic backward; a failure when backward's work grows with the number of parameters (its
     gradients come from finite differences of the loss). Kept for the run: three items ask."""
-    key = (id(student), "analytic", seed)
-    if key not in _VERDICTS:
-        _VERDICTS[key] = _check_analytic(student, seed)
-    return _VERDICTS[key]
+    return student.remembered(("analytic", seed), lambda: _check_analytic(student, seed))
 
 
 def _check_analytic(student: Submission, seed: int) -> Optional[CheckResult]:
