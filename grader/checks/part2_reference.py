@@ -31,14 +31,22 @@ def check_forward(student: Submission, reference: ModuleType, seed: int) -> Chec
         p = problem.copy()
         expected = reference.forward(p.X, p.params)[0]
         mismatch = find_mismatch(scores, expected, REFERENCE_TOL)
-        if mismatch and precision_loss(scores, expected):
-            return failed(f"forward's scores (N={N}): {precision_words(precision_loss(scores, expected))}. "
-                          f"({mismatch.describe('scores')})", "float32_precision")
+        rounding = _float32_rounding(f"forward's scores (N={N})", "scores", scores, expected, mismatch)
+        if rounding:
+            return rounding
         if mismatch:
             cause, words = _forward_signature(scores, problem)
             return failed(f"forward's scores are wrong{words} (N={N}, D={D}, H={H}, C={C}): "
                           f"{mismatch.describe('scores')}.", cause)
     return passed()
+
+
+def _float32_rounding(what: str, name: str, actual, expected, mismatch) -> Optional[CheckResult]:
+    """The float32_precision failure when `mismatch` is only float32 rounding, else None."""
+    error = precision_loss(actual, expected) if mismatch else None
+    if error is None:
+        return None
+    return failed(f"{what}: {precision_words(error)}. ({mismatch.describe(name)})", "float32_precision")
 
 
 def _forward_signature(scores: np.ndarray, problem) -> tuple[str, str]:
@@ -70,15 +78,15 @@ def check_loss(student: Submission, reference: ModuleType, seed: int) -> CheckRe
             if N > 1 and abs(ratio - N) < 1e-6 * N:
                 return failed(f"with N={N} your loss is {loss:.6g}, {N}× the right {expected_loss:.6g}: it sums over "
                               f"the batch instead of averaging.", "sum_instead_of_mean")
-            if precision_loss(loss, expected_loss):
-                return failed(f"your loss (N={N}): {precision_words(precision_loss(loss, expected_loss))}. "
-                              f"({loss_mismatch.describe('the loss')})", "float32_precision")
+            rounding = _float32_rounding(f"your loss (N={N})", "the loss", loss, expected_loss, loss_mismatch)
+            if rounding:
+                return rounding
             return failed(f"with N={N} the loss is not the mean cross-entropy: "
                           f"{loss_mismatch.describe('your loss')}.", "loss_wrong")
         mismatch = find_mismatch(dscores, expected_dscores, REFERENCE_TOL)
-        if mismatch and precision_loss(dscores, expected_dscores):
-            return failed(f"dscores (N={N}): {precision_words(precision_loss(dscores, expected_dscores))}. "
-                          f"({mismatch.describe('dscores')})", "float32_precision")
+        rounding = _float32_rounding(f"dscores (N={N})", "dscores", dscores, expected_dscores, mismatch)
+        if rounding:
+            return rounding
         if mismatch:
             evidence = f"with N={matched_at[0]} your dscores match; " if matched_at else ""
             onehot = np.eye(C)[y]
@@ -126,9 +134,9 @@ def check_backward(student: Submission, reference: ModuleType, seed: int) -> Che
             if N > 1 and abs(loss - N * expected_loss) <= 1e-9 * abs(N * expected_loss):
                 return failed(f"with N={N} backward's loss is {loss:.6g}, {N}× the right {expected_loss:.6g}: it "
                               f"sums the cross-entropy over the batch instead of averaging it.", "sum_instead_of_mean")
-            if precision_loss(loss, expected_loss):
-                return failed(f"backward's loss (N={N}): {precision_words(precision_loss(loss, expected_loss))}. "
-                              f"({mismatch.describe('the loss')})", "float32_precision")
+            rounding = _float32_rounding(f"backward's loss (N={N})", "the loss", loss, expected_loss, mismatch)
+            if rounding:
+                return rounding
             return failed(f"backward's loss is wrong (N={N}, reg=0): {mismatch.describe('the loss')}.", "loss_wrong")
     probes = [Probe(problem, grads, expected, REFERENCE_TOL) for problem, _, grads, _, expected in runs]
     found = explain_gradient_mismatch(probes, "your gradients differ from the reference's", "the reference's")
@@ -165,10 +173,10 @@ def check_dX(student: Submission, reference: ModuleType, seed: int) -> CheckResu
     """Bonus: grads["X"] (N, D), the input gradient, matches the reference's."""
     for problem, _, grads, _, expected in _backward_probes(student, reference, seed, "bonus.dX", ("X",)):
         mismatch = find_mismatch(grads["X"], expected["X"], REFERENCE_TOL)
-        if mismatch and precision_loss(grads["X"], expected["X"]):
-            return failed(f"grads['X'] (N={problem.X.shape[0]}): "
-                          f"{precision_words(precision_loss(grads['X'], expected['X']))}. ({mismatch.describe('dX')})",
-                          "float32_precision")
+        rounding = _float32_rounding(f"grads['X'] (N={problem.X.shape[0]})", "dX", grads["X"], expected["X"],
+                                     mismatch)
+        if rounding:
+            return rounding
         if mismatch:
             upstream = "" if _parameter_grads_right(student, problem, expected) else (
                 " Your parameter gradients are wrong too (see part2.backward_reference): dX inherits their error "
