@@ -45,6 +45,9 @@ CAUSE_WORDS = {
     "one_sided": "one-sided differences", "not_restored": "x not restored by numerical_gradient",
     "floored_at_1": "rel_error floored at 1", "not_implemented": "not implemented", "import_failed": "does not import",
     "not_attempted": "bonus not attempted", "timeout": "too slow (timed out)", "python2": "Python 2 code",
+    "import_timeout": "runs something long at import", "exits_at_import": "exits when imported",
+    "missing_module": "imports a module that is not installed", "worker_died": "crashes or exits while graded",
+    "memory_limit": "out of memory", "output_limit": "too much output", "tampering": "switches the measurement off",
 }
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import grader
-from grader import student
+from grader import processes, student
 from grader.report import Report, format_table, write_gradescope, write_json
 from grader.rubric import GRADING_TESTS_DIR, Rubric, RubricError, default_rubric_path, find_rubric, load_rubric
 from grader.scoring import failure_report
@@ -46,6 +46,8 @@ def _grading_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--rubric", type=Path, help="rubric YAML (default: the bundled rubrics/backprop.yaml)")
     command.add_argument("--timeout", type=float, metavar="S", help="override the rubric's seconds per grading test")
     command.add_argument("--import-timeout", type=float, metavar="S", help="override the rubric's import limit")
+    command.add_argument("--call-timeout", type=float, metavar="S",
+                         help="override the rubric's limit for one call of a student function")
     command.add_argument("--total-timeout", type=float, metavar="S",
                          help="override the rubric's limit for grading one submission")
     command.add_argument("--no-timing", action="store_true", help="skip the timing part of part2.vectorized (for "
@@ -81,7 +83,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         rubric = load_rubric(find_rubric(args.rubric) if args.rubric else default_rubric_path())
         rubric = rubric.with_time_limits(test=args.timeout, total=args.total_timeout,
-                                         **{"import": args.import_timeout})
+                                         call=args.call_timeout, **{"import": args.import_timeout})
         if args.command == "batch":
             if not args.folder.is_dir():
                 raise student.SubmissionNotFound(f"{args.folder}: not a folder")
@@ -118,7 +120,7 @@ def _batch(args: argparse.Namespace, rubric: Rubric) -> int:
 
 def run_grading(source: student.SubmissionSource, rubric: Rubric, seed: int, timed: bool = True) -> tuple[Report, str]:
     """Grade in a child pytest process; (report, the tail of its output). Never raises for the submission's sake."""
-    _become_subreaper()
+    processes.become_subreaper()
     with tempfile.TemporaryDirectory(prefix="backprop-grader-") as work:
         work_dir = Path(work)
         report_path, ini = work_dir / "report.json", work_dir / "pytest.ini"
@@ -128,7 +130,8 @@ def run_grading(source: student.SubmissionSource, rubric: Rubric, seed: int, tim
                    "-p", "no:cacheprovider", "-q", "-rN", "-c", str(ini), "--rootdir", str(work_dir),
                    "--confcutdir", str(GRADING_TESTS_DIR), "--submission", str(source.given),
                    "--rubric", str(rubric.path), "--seed", str(seed), "--grade-json", str(report_path),
-                   "--grade-timeout", str(limits["test"]), "--grade-import-timeout", str(limits["import"])]
+                   "--grade-timeout", str(limits["test"]), "--grade-import-timeout", str(limits["import"]),
+                   "--grade-call-timeout", str(limits["call"])]
         if not timed:
             command.append("--grade-no-timing")
         env = {**os.environ, **CHILD_ENV,
@@ -182,53 +185,18 @@ def _read_report(path: Path) -> Optional[Report]:
 
 
 def _kill_group(process: subprocess.Popen) -> None:
-    """Kill the grading process's group, then every descendant left (one that called setsid() left the group, but
-    as this process is a child subreaper on Linux, orphans are re-parented here and found)."""
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    process.wait()
+    """Kill the grading process and everything left of it; `batch` runs several at once: leave the others alone."""
     with _ACTIVE_LOCK:
         _ACTIVE.discard(process.pid)
-    for _ in range(20):  # killing one may orphan the next generation: repeat until none is left
-        with _ACTIVE_LOCK:  # `batch` runs several grading processes at once: leave the others alone
-            children = [pid for pid in _children(os.getpid()) if pid not in _ACTIVE]
-        if not children:
-            break
-        for pid in children:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-            except (ProcessLookupError, ChildProcessError, PermissionError):
-                pass
+
+    def others() -> set:
+        with _ACTIVE_LOCK:
+            return set(_ACTIVE)
+    processes.kill_tree(process.pid, process.wait, others)
 
 
 _ACTIVE: set = set()  # grading processes running now (children of this process that are not orphans)
 _ACTIVE_LOCK = threading.Lock()
-
-
-def _become_subreaper() -> None:
-    """Linux: orphans of the grading process are re-parented to this process instead of init, so none escapes."""
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-            ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-        except (OSError, AttributeError):
-            pass
-
-
-def _children(parent: int) -> list[int]:
-    """Live child processes of `parent` (Linux /proc; elsewhere none are found)."""
-    found = []
-    for entry in Path("/proc").glob("[0-9]*/stat") if Path("/proc").is_dir() else ():
-        try:
-            fields = entry.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == parent and fields[0] != "Z" and int(entry.parent.name) != os.getpid():
-            found.append(int(entry.parent.name))
-    return found
 
 
 def _tail(path: Path) -> str:

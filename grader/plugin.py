@@ -9,28 +9,33 @@ from __future__ import annotations
 import importlib
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Optional
 
 import pytest
 
-from grader import clock, fixtures, student  # noqa: F401 - clock: captured before any submission runs
+from grader import clock, fixtures, student  # noqa: F401 - clock: captured at start-up
 from grader.report import Report, format_table, write_gradescope, write_json
 from grader.results import GradingFailure
 from grader.rubric import GRADING_TESTS_DIR, Rubric, RubricError, default_rubric_path, find_rubric, load_rubric
 from grader.scoring import TestOutcome, grade
 from grader.seeding import derive_seed, seed_value
+from grader.worker.client import RunAs, describe_protections
 from grader.writeup import find_writeup
 
 STATE = pytest.StashKey["GradingRun"]()
+#: Characters of the submission's printed output kept in the report (and per failed test, PRINTED_PER_TEST).
+OUTPUT_SHOWN, PRINTED_PER_TEST = 8000, 1500
 
 
 class GradingRun:
     """Everything one grading run shares: rubric, submission, seed, and the outcomes recorded so far."""
 
-    def __init__(self, rubric: Rubric, source: student.SubmissionSource, seed: int):
-        self.rubric, self.source, self.seed = rubric, source, seed
+    def __init__(self, rubric: Rubric, source: student.SubmissionSource, seed: int,
+                 run_as: Optional[RunAs] = None):
+        self.rubric, self.source, self.seed, self.run_as = rubric, source, seed, run_as
         self.reference = _import_reference()  # before the submission's folder is on sys.path: no shadowing
         self.submission: Optional[student.Submission] = None
         self.outcomes: list[TestOutcome] = []
@@ -39,14 +44,31 @@ class GradingRun:
 
     def load_submission(self) -> student.Submission:
         if self.submission is None:
-            self.submission = student.load(self.source, self.rubric.entry_points, self.rubric.time_limits["import"],
-                                           self.rubric.class_api, self.rubric.stand_ins)
+            times, bounds = self.rubric.time_limits, self.rubric.worker_limits
+            limits = student.WorkerLimits(call_seconds=min(times["call"], times["test"]),
+                                          import_seconds=times["import"], cpu_seconds=int(times["total"]) + 1,
+                                          memory_bytes=int(bounds["memory_mb"] * 2**20),
+                                          output_bytes=int(bounds["output_kb"] * 2**10),
+                                          processes=int(bounds["processes"]))
+            secrets = [Path(self.reference.__file__)] if self.reference is not None else []
+            self.submission = student.load(self.source, self.rubric.entry_points, limits, self.rubric.class_api,
+                                           self.rubric.stand_ins, self.run_as, tuple(secrets))
         return self.submission
+
+    def finish(self) -> None:
+        """Kill the workers (and whatever the submission started) before any report is written."""
+        if self.submission is not None:
+            self.submission.close()
 
     def report(self) -> Report:
         if self._report is None:
             self._report = grade(self.rubric, self.outcomes, self.seed, str(self.source.module_path),
                                  find_writeup(self.source))
+            if self.submission is not None:
+                printed = "\n".join(text for text in self.submission.output_log if text.strip())
+                self._report.output = printed[:OUTPUT_SHOWN] or None
+                self._report.protections = {**self.submission.protections,
+                                            "summary": describe_protections(self.submission.protections)}
         return self._report
 
 
@@ -60,6 +82,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--grade-gradescope", metavar="FILE", help="write Gradescope's results.json here")
     group.addoption("--grade-timeout", type=float, metavar="S", help="override the rubric's seconds per test")
     group.addoption("--grade-import-timeout", type=float, metavar="S", help="override the rubric's import limit")
+    group.addoption("--grade-call-timeout", type=float, metavar="S",
+                    help="override the rubric's limit for one call of a student function")
+    group.addoption("--grade-run-as", metavar="USER",
+                    help="run the submission's code as this unprivileged user (when the grader is root)")
     group.addoption("--grade-no-timing", action="store_true",
                     help="skip the timing part of part2.vectorized (the line count still runs): for the grader's "
                          "own tests, which must not depend on the machine's speed")
@@ -67,6 +93,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "grading: a backprop-grader grading test")
+    config.addinivalue_line("markers", "fresh_worker: each rubric item of these tests runs in a worker of its own")
     path = config.getoption("--submission", default=None)
     if not path:
         return
@@ -76,16 +103,21 @@ def pytest_configure(config: pytest.Config) -> None:
         given = config.getoption("--rubric")
         rubric = load_rubric(find_rubric(Path(given)) if given else default_rubric_path())
         rubric = rubric.with_time_limits(test=config.getoption("--grade-timeout"),
+                                         call=config.getoption("--grade-call-timeout"),
                                          **{"import": config.getoption("--grade-import-timeout")})
         source = student.locate(Path(path), rubric.submission)
+        run_as = _run_as(config.getoption("--grade-run-as"))
     except (RubricError, student.SubmissionNotFound) as error:
         raise pytest.UsageError(str(error)) from None
     seed = config.getoption("--seed")
-    run = GradingRun(rubric, source, derive_seed(source.files, rubric.salt) if seed is None else seed)
+    run = GradingRun(rubric, source, derive_seed(source.files, rubric.salt) if seed is None else seed, run_as)
     config.stash[STATE] = run
     config.pluginmanager.register(fixtures, "backprop-grader-fixtures")
     modules = sorted({test.split("::")[0] for item in rubric.items for test in item.tests})
     config.args[:] = [str(GRADING_TESTS_DIR / module) for module in modules]
+
+
+WORKER_GROUP = pytest.StashKey[Optional[str]]()  # the rubric item whose tests need a worker of their own
 
 
 def _run(config: pytest.Config) -> Optional[GradingRun]:
@@ -108,9 +140,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
         (keep if _test_name(item) in graded else drop).append(item)
     for item in keep:
         item.add_marker(pytest.mark.timeout(run.rubric.time_limits["test"], method="signal"))
+        item.stash[WORKER_GROUP] = graded[_test_name(item)].id if item.get_closest_marker("fresh_worker") else None
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    run = _run(item.config)
+    if run is not None and WORKER_GROUP in item.stash:
+        run.load_submission().enter(item.stash[WORKER_GROUP])
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -119,13 +158,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     run = _run(item.config)
     if run is None or not (report.when == "call" or (report.when == "setup" and not report.passed)):
         return
-    run.outcomes.append(_outcome(_test_name(item), call, run.rubric.time_limits["test"], run.source.folder))
+    outcome = _outcome(_test_name(item), call, run.rubric.time_limits["test"])
+    printed = run.submission.printed().strip() if run.submission is not None else ""
+    if outcome.fraction < 1 and printed:
+        outcome = replace(outcome, feedback=f"{outcome.feedback} [Your code printed during this test: "
+                                            f"{printed[:PRINTED_PER_TEST]}]")
+    run.outcomes.append(outcome)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     run = _run(session.config)
     if run is None:
         return
+    run.finish()
     report = run.report()
     if session.config.getoption("--grade-json"):
         write_json(report, Path(session.config.getoption("--grade-json")))
@@ -143,14 +188,13 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
 
 
 # ------------------------------------------------------------------------------------------------------ helpers
-def _running_line(excinfo: pytest.ExceptionInfo, folder: Path) -> str:
-    """", while running backprop.py line 12: `while True:`", the submission's deepest line in the traceback."""
-    for entry in reversed(excinfo.traceback):
-        path = Path(str(entry.path))
-        if student._inside(path, folder):
-            source = entry.statement.lines[0].strip() if entry.statement.lines else ""
-            return f", while running {path.name} line {entry.lineno + 1}" + (f": `{source}`" if source else "")
-    return ""
+def _run_as(user: Optional[str]) -> Optional[RunAs]:
+    if not user:
+        return None
+    try:
+        return RunAs.lookup(user)
+    except (KeyError, ImportError):
+        raise student.SubmissionNotFound(f"--grade-run-as {user}: no such user on this system") from None
 
 
 def _import_reference() -> Optional[ModuleType]:
@@ -166,7 +210,7 @@ def _test_name(item: pytest.Item) -> str:
     return f"{Path(str(item.fspath)).name}::{getattr(item, 'originalname', item.name)}"
 
 
-def _outcome(name: str, call: pytest.CallInfo, time_limit: float, folder: Path) -> TestOutcome:
+def _outcome(name: str, call: pytest.CallInfo, time_limit: float) -> TestOutcome:
     """Translate what a grading test did into a TestOutcome."""
     if call.excinfo is None:
         return TestOutcome(name, 1.0)
@@ -175,9 +219,8 @@ def _outcome(name: str, call: pytest.CallInfo, time_limit: float, folder: Path) 
         result = error.result
         return TestOutcome(name, result.fraction, result.feedback, result.cause)
     if isinstance(error, pytest.fail.Exception) and str(error).startswith("Timeout"):
-        return TestOutcome(name, 0.0, f"did not finish within {time_limit:g} s (the time limit per grading test)"
-                                      f"{_running_line(call.excinfo, folder)}: an infinite loop, or something very "
-                                      f"slow?", "timeout")
+        return TestOutcome(name, 0.0, f"did not finish within {time_limit:g} s (the time limit per grading test): "
+                                      f"an infinite loop, or something very slow?", "timeout")
     if isinstance(error, pytest.skip.Exception):
         return TestOutcome(name, 0.0, f"not run: {error}", "not_run", error=True)
     where = traceback.format_exception_only(type(error), error)[-1].strip()

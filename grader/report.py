@@ -35,11 +35,13 @@ class Report:
     grader_version: str = ""
     error: Optional[str] = None  # set when grading itself failed
     writeup: Optional[dict] = None  # {"source", "text"}: what the manual items are graded on
+    output: Optional[str] = None  # what the submission printed (bounded), for the student to see
+    protections: Optional[dict] = None  # which isolation the worker had (grader.worker.client.describe_protections)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["items"] = [{k: v for k, v in asdict(item).items() if k != "cause" or v} for item in self.items]
-        for optional in ("error", "writeup"):
+        for optional in ("error", "writeup", "output", "protections"):
             if data[optional] is None:
                 del data[optional]
         return data
@@ -80,7 +82,8 @@ def gradescope_results(report: Report, visibility: dict[str, str], execution_tim
     results = {
         "score": report.score,
         "execution_time": round(execution_time, 3),
-        "output": output or summary_line(report),
+        "output": output or summary_line(report) + (f"\n\nWhat your code printed:\n{report.output}"
+                                                    if report.output else ""),
         "stdout_visibility": "hidden",
         "tests": tests,
     }

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 import difflib
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
@@ -19,10 +19,13 @@ GRADING_TESTS_DIR = Path(__file__).resolve().parent / "grading_tests"
 SCORING = ("all_or_nothing", "fraction")
 VISIBILITY = ("visible", "hidden", "after_due_date", "after_published")
 TIME_LIMIT_KEYS = {"import": "seconds to import the submission",
+                   "call": "seconds for one call of a student function",
                    "test": "seconds per grading test",
                    "total": "seconds for the whole grading run"}
-TOP_KEYS = {"title", "submission", "entry_points", "class_api", "stand_ins", "reg_convention", "time_limits", "salt",
-            "items"}
+TOP_KEYS = {"title", "submission", "entry_points", "class_api", "stand_ins", "reg_convention", "time_limits",
+            "worker_limits", "salt", "items"}
+#: Bounds on the worker process that runs the student's code, with their defaults.
+WORKER_LIMITS = {"memory_mb": 2048, "output_kb": 64, "processes": 64}
 CLASS_API_KEYS = {"name", "constructor", "weights", "method", "reg"}
 CONSTRUCTOR_VALUES = ("D", "H", "C", "reg")
 STAND_INS = ("matplotlib", "past", "future")
@@ -76,6 +79,7 @@ class Rubric:
     digest: str  # sha256 of the rubric file's bytes
     class_api: Optional[ClassApi] = None
     stand_ins: tuple = ()  # modules stood in for when missing (grader.stand_ins)
+    worker_limits: dict = field(default_factory=lambda: dict(WORKER_LIMITS))
 
     @property
     def reg_factor(self) -> float:
@@ -166,16 +170,9 @@ def _validate(path: Path, data: Any, digest: str) -> Rubric:
     if reg_convention not in REG_CONVENTIONS:
         raise fail("field 'reg_convention'", f"must be one of {', '.join(REG_CONVENTIONS)}, got {reg_convention!r}")
 
-    time_limits = {"import": 10.0, "test": 30.0, "total": 600.0}
-    limits = data.get("time_limits") or {}
-    if not isinstance(limits, dict):
-        raise fail("field 'time_limits'", "must be a mapping")
-    for key, value in limits.items():
-        if key not in TIME_LIMIT_KEYS:
-            raise fail(f"time_limits: field {key!r}", f"unknown key; keys are {', '.join(TIME_LIMIT_KEYS)}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise fail(f"time_limits: field {key!r}", f"must be a positive number of seconds, got {value!r}")
-        time_limits[key] = float(value)
+    time_limits = _positive_numbers(data, "time_limits", {"import": 10.0, "call": 10.0, "test": 30.0, "total": 600.0},
+                                    "number of seconds", fail)
+    worker_limits = _positive_numbers(data, "worker_limits", dict(WORKER_LIMITS), "number", fail)
 
     if not isinstance(data["items"], list) or not data["items"]:
         raise fail("field 'items'", "must be a non-empty list")
@@ -196,7 +193,21 @@ def _validate(path: Path, data: Any, digest: str) -> Rubric:
     if not isinstance(stand_ins, list) or any(name not in STAND_INS for name in stand_ins):
         raise fail("field 'stand_ins'", f"must be a list of modules from {', '.join(STAND_INS)}, got {stand_ins!r}")
     return Rubric(path.resolve(), title, submission, entry_points, reg_convention, time_limits, salt, tuple(items),
-                  digest, class_api, tuple(stand_ins))
+                  digest, class_api, tuple(stand_ins), worker_limits)
+
+
+def _positive_numbers(data: dict, field: str, defaults: dict, unit: str, fail) -> dict:
+    """The rubric's mapping `field` of positive numbers over `defaults` (its keys are the only ones allowed)."""
+    values = data.get(field) or {}
+    if not isinstance(values, dict):
+        raise fail(f"field {field!r}", "must be a mapping")
+    for key, value in values.items():
+        if key not in defaults:
+            raise fail(f"{field}: field {key!r}", f"unknown key; keys are {', '.join(defaults)}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise fail(f"{field}: field {key!r}", f"must be a positive {unit}, got {value!r}")
+        defaults[key] = float(value)
+    return defaults
 
 
 def _validate_class_api(raw: Any, fail) -> ClassApi:

@@ -1,31 +1,27 @@
-"""The one place where the grader touches student code: locating, importing and calling the submission.
+"""The one place where the grader reaches student code: locating the submission and calling it in a worker.
 
-Every call into the submission goes through `Submission.call`, which turns whatever the student's code does
-(NotImplementedError, any exception, a SystemExit, an in-place edit of the caller's arrays) into a
-`StudentCodeError` whose feedback says what happened and where. Keeping this module narrow is what lets the calls
-move into a separate worker process without touching the checks.
+The student's code never runs in the grader's process. A `Submission` owns worker processes (grader.worker) that
+import a copy of the submission and run each call; arguments and results cross as data only. Every call goes
+through `Submission.call`, which turns whatever the student's code did (NotImplementedError, any exception, a
+SystemExit, a hang, a crash of the worker, an in-place edit of the caller's arrays) into a `StudentCodeError` whose
+feedback says what happened and where. Functions of the grader passed as arguments (to numerical_gradient and
+grad_check) stay in the grader: the worker gets stand-ins that call back, valid only during that call.
 """
 from __future__ import annotations
 
-import contextlib
-import errno
-import importlib
-import importlib.util
-import re
-import signal
-import sys
-import traceback
-import warnings
-from dataclasses import dataclass, field
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
-from grader import adapter
-from grader import stand_ins as stand_in_modules
+from grader import processes
 from grader.results import StudentCodeError
+from grader.worker import client, protocol
 
 #: Argument names of each role, for messages about in-place edits.
 ARGUMENT_NAMES = {
@@ -83,19 +79,163 @@ def locate(path: Path, filename: str) -> SubmissionSource:
     return SubmissionSource(path.resolve(), candidates[0].resolve(), files)
 
 
-@dataclass
-class Submission:
-    """An imported submission (or the reason it could not be imported) and its entry-point names by role."""
+@dataclass(frozen=True)
+class WorkerLimits:
+    """Bounds on the student's code, per worker process (defaults: the rubric's `limits`)."""
 
-    source: SubmissionSource
-    entry_points: dict
-    module: Optional[ModuleType] = None
-    load_error: Optional[str] = None
-    load_cause: str = "import_failed"
-    warnings: list = field(default_factory=list)  # warnings raised by the last call, as strings
-    functions: dict = field(default_factory=dict)  # role -> function built by grader.adapter (class-based API)
-    class_name: str = ""  # "TwoLayerNet.loss" for a class-based API
-    verdicts: dict = field(default_factory=dict, repr=False)  # results several grading tests share, by key
+    call_seconds: float = 10.0  # wall time of one call (callbacks included)
+    import_seconds: float = 10.0  # wall time of importing the submission
+    memory_bytes: int = 2 * 2**30  # address space
+    file_bytes: int = 16 * 2**20  # any one file written (prints go to a pipe, bounded by output_bytes)
+    cpu_seconds: int = 600  # CPU time of one worker over its whole life
+    processes: int = 64  # processes and threads of the unprivileged user (only with run_as: root ignores it)
+    output_bytes: int = 64 * 2**10  # printed output kept for the report
+
+    #: Time for a worker to start (interpreter, NumPy) before the import limit begins.
+    startup_seconds: float = 30.0
+
+
+#: Causes after which no call of the role can work: checks that tolerate a raising call re-raise these.
+CANNOT_RUN = frozenset({"not_implemented", "missing", "import_failed", "import_timeout", "exits_at_import",
+                        "missing_module", "python2", "timeout", "worker_died"})
+#: The roles a class-based API (rubric `class_api`) provides through its class.
+CLASS_ROLES = ("forward", "backward", "softmax_cross_entropy")
+
+
+class Tampered(Exception):
+    """The submission switched a measurement off (reported by the worker)."""
+
+
+class Submission:
+    """A submission, run in worker processes: its entry points by role, what it defines, and its output.
+
+    `enter(test, fresh)` is called before each grading test: fresh=True (Part 3) gives the test a worker no other
+    rubric item has used, so nothing handed to the student's code in one item can be kept for another.
+    """
+
+    def __init__(self, source: SubmissionSource, entry_points: dict, limits: WorkerLimits = WorkerLimits(),
+                 class_api: Any = None, stand_ins: tuple = (), run_as: Optional[client.RunAs] = None,
+                 secret_paths: tuple = ()):
+        self.source, self.entry_points, self.limits, self.run_as = source, dict(entry_points), limits, run_as
+        self._sandbox = Path(tempfile.mkdtemp(prefix="backprop-grader-sandbox-"))
+        self.class_name = f"{class_api.name}.{class_api.method}" if class_api is not None else ""
+        self._load = {"op": "load", "entry_points": self.entry_points, "stand_ins": list(stand_ins),
+                      "class_api": dict(class_api.__dict__) if class_api is not None else None}
+        self._setup = {"op": "setup", "home": str(self._sandbox), "secret_paths": [str(p) for p in secret_paths],
+                       "run_as": run_as.__dict__ if run_as else None,
+                       "limits": {"memory": limits.memory_bytes, "file_size": limits.file_bytes,
+                                  "cpu_seconds": limits.cpu_seconds, "core": 0,
+                                  "processes": limits.processes if run_as else None}}
+        self.load_error: Optional[str] = None
+        self.load_cause = "import_failed"
+        self.roles: dict = {}
+        self.protections: dict = {}
+        self.warnings: list = []  # warnings raised by the last call, as strings
+        self.verdicts: dict = {}  # results several grading tests share, by key
+        self.broken: dict = {}  # role -> (feedback, cause): its calls fail at once (it hung or killed its worker)
+        self.output_log: list = []  # (label, text) of what the submission printed, per worker
+        self._owner: Optional[str] = None  # the fresh-worker test group the current worker belongs to
+        self._spare: Optional[threading.Thread] = None
+        self._spare_worker: Optional[client.WorkerProcess] = None
+        processes.become_subreaper()
+        self._folder, self._module_path = _copy_into(source, self._sandbox, run_as)
+        self._load.update(folder=str(self._folder), module_path=str(self._module_path),
+                          module_name=source.module_name)
+        self._worker: Optional[client.WorkerProcess] = self._start()
+        self._printed_from = 0
+
+    # ------------------------------------------------------------------------------------------- the workers
+    def _start(self) -> Optional[client.WorkerProcess]:
+        """A new worker with the submission imported, or None (load_error says why)."""
+        try:
+            worker = client.WorkerProcess(self.limits.output_bytes, self.run_as, self.limits.startup_seconds,
+                                          self.limits.file_bytes)
+            reply, _ = worker.request(self._setup, [], self.limits.startup_seconds)
+            self.protections = reply.get("protections", {})
+            reply, _ = worker.request(self._load, [], self.limits.import_seconds)
+        except client.WorkerTimeout:
+            self._fail_load(f"importing {self.filename} took longer than {self.limits.import_seconds:g} s: does it "
+                            f"train or run something at import? Put such code under `if __name__ == \"__main__\":`.",
+                            "import_timeout", worker)
+            return None
+        except client.WorkerDied:
+            self._fail_load(f"the submission exits when imported ({worker.dead} while importing {self.filename}).",
+                            "exits_at_import", worker)
+            return None
+        if "load_error" in reply:
+            self._fail_load(reply["load_error"], reply.get("load_cause", "import_failed"), worker)
+            return None
+        self.roles = reply.get("roles", {})
+        return worker
+
+    def _fail_load(self, feedback: str, cause: str, worker: client.WorkerProcess) -> None:
+        self.load_error, self.load_cause = feedback, cause
+        self._retire(worker)
+
+    def _retire(self, worker: Optional[client.WorkerProcess]) -> None:
+        if worker is not None:
+            worker.kill("finished")
+            self.output_log.append(worker.output.text())
+
+    def _current(self) -> client.WorkerProcess:
+        if self.load_error:
+            raise StudentCodeError(self.load_error, cause=self.load_cause)
+        if self._worker is None or self._worker.dead:
+            self._retire(self._worker)
+            self._printed_from = 0
+            self._worker = self._start()
+            if self._worker is None:
+                raise StudentCodeError(self.load_error, cause=self.load_cause)
+        return self._worker
+
+    def enter(self, group: Optional[str]) -> None:
+        """Before a grading test: `group` names a set of tests that must run in a worker of their own (None: the
+        shared worker). A change of group retires the current worker."""
+        if group == self._owner or self.load_error:
+            return
+        self._owner = group
+        self._retire(self._worker)
+        self._worker = self._take_spare()
+        self._printed_from = 0
+        self._spare = threading.Thread(target=self._make_spare, daemon=True)  # the next one, started meanwhile
+        self._spare.start()
+
+    def _make_spare(self) -> None:
+        self._spare_worker = self._start()
+
+    def _take_spare(self) -> Optional[client.WorkerProcess]:
+        if self._spare is None:
+            return self._start()
+        self._spare.join()
+        worker, self._spare, self._spare_worker = self._spare_worker, None, None
+        return worker if worker is not None and not worker.dead else self._start()
+
+    def printed(self) -> str:
+        """What the submission printed in the current worker since the last call of `printed`."""
+        if self._worker is None:
+            return ""
+        text = self._worker.output.text(self._printed_from)
+        self._printed_from = len(self._worker.output.kept)
+        return text
+
+    def close(self) -> None:
+        """Kill every worker (and what they started) and remove the sandbox."""
+        if self._spare is not None:
+            self._spare.join()
+            self._retire(self._spare_worker)
+            self._spare = None
+        self._retire(self._worker)
+        self._worker = None
+        shutil.rmtree(self._sandbox, ignore_errors=True)
+
+    # -------------------------------------------------------------------------------------------- the calls
+    @property
+    def filename(self) -> str:
+        return self.source.module_path.name
+
+    @property
+    def loaded(self) -> bool:
+        return self.load_error is None
 
     def remembered(self, key: tuple, compute: Callable[[], Any]) -> Any:
         """compute(), once per run for this submission: for a verdict that several grading tests need."""
@@ -103,57 +243,77 @@ class Submission:
             self.verdicts[key] = compute()
         return self.verdicts[key]
 
-    @property
-    def filename(self) -> str:
-        return self.source.module_path.name
-
     def name_of(self, role: str) -> str:
-        return self.class_name if role in self.functions else self.entry_points[role]
+        return self.class_name if self.class_name and role in CLASS_ROLES else self.entry_points[role]
 
     def has(self, role: str) -> bool:
-        return self.module is not None and (role in self.functions or hasattr(self.module, self.name_of(role)))
+        return self.loaded and self.roles.get(role, {}).get("present", False)
 
-    def attribute(self, role: str) -> Any:
-        """The submission's value for `role` (a function, or GRAD_CHECK_TOL)."""
-        if self.module is None:
-            raise StudentCodeError(f"{self.load_error}", cause=self.load_cause)
-        if role in self.functions:
-            return self.functions[role]
+    def through_backward(self, role: str) -> bool:
+        """A class API computes the loss inside backward: it is judged there."""
+        return self.roles.get(role, {}).get("through_backward", False)
+
+    def _require(self, role: str) -> None:
+        if self.load_error:
+            raise StudentCodeError(self.load_error, cause=self.load_cause)
         name = self.name_of(role)
-        if not hasattr(self.module, name):
+        if not self.has(role):
             raise StudentCodeError(f"{self.filename} has no `{name}`: define it with the contract's signature.",
                                    cause="missing")
-        return getattr(self.module, name)
+        if role in self.broken:
+            raise StudentCodeError(*self.broken[role])
 
-    def call(self, role: str, *args: Any, passthrough: tuple = (), guard: bool = True, **kwargs: Any) -> Any:
-        """Call the student's function for `role`; any trouble becomes a StudentCodeError naming what happened.
+    def value(self, role: str) -> Any:
+        """The submission's value for `role` (GRAD_CHECK_TOL), as data."""
+        self._require(role)
+        reply, buffers = self._request(role, {"op": "value", "role": role}, [])
+        return protocol.Decoder(buffers).decode(reply["result"])
+
+    def call(self, role: str, *args: Any, passthrough: tuple = (), guard: bool = True, keep: tuple = ()) -> Any:
+        """Call the student's function for `role` in the worker; any trouble becomes a StudentCodeError.
 
         Exceptions of the types in `passthrough` (raised on purpose by a grader callback) propagate unchanged.
-        guard: fail the call when it edits the caller's arrays. Checks that judge another property of the function
-        (stability, vectorization, ...) pass fresh copies and guard=False, so an in-place edit is charged once,
-        to the items that judge the function itself.
+        guard: fail the call when it edits the caller's arrays (the worker's edits are mirrored into `args`).
+        Checks that judge another property of the function (stability, vectorization, ...) pass fresh copies and
+        guard=False, so an in-place edit is charged once, to the items that judge the function itself.
+        keep: positions in a tuple result that stay in the worker (forward's cache).
         """
-        function, name = self.attribute(role), self.name_of(role)
-        if not callable(function):
+        self._require(role)
+        name = self.name_of(role)
+        if not self.roles[role].get("callable"):
             raise StudentCodeError(f"`{name}` in {self.filename} is not a function.", cause="missing")
         snapshots = _snapshot(ARGUMENT_NAMES.get(role, ()), args) if guard else []
-        try:
-            with _recording_warnings(self.warnings):
-                result = function(*args, **kwargs)
-        except passthrough:
-            raise
-        except StudentCodeError:  # raised by a grader.adapter function: already says what is wrong
-            raise
-        except NotImplementedError:
-            raise StudentCodeError(f"`{name}` is not implemented yet (it raises NotImplementedError).",
-                                   cause="not_implemented") from None
-        except (Exception, SystemExit, KeyboardInterrupt) as error:
-            if isinstance(error, OSError) and error.errno == errno.EFBIG:  # past the grading process's file limit
-                raise StudentCodeError(f"`{name}` wrote more output (prints or files) than grading allows; the "
-                                       f"write failed with 'File too large'. Remove the prints.",
-                                       cause="output_limit") from None
-            raise StudentCodeError(f"`{name}` raised {_describe_exception(error, self.source.folder)}",
-                                   cause="raised") from None
+        own_arrays = list(protocol.walk_arrays(args))
+        functions: list = []
+        raised: list = []
+        encoder = protocol.Encoder(callback=lambda f: functions.append(f) or len(functions) - 1)
+        tree = encoder.encode(list(args))
+
+        def on_callback(request: dict, buffers: list) -> tuple[dict, list]:
+            decoder = protocol.Decoder(buffers, identity=lambda k, array: _mirror_array(own_arrays, k, array))
+            call_args, kwargs = decoder.decode(request["args"])
+            try:
+                value = functions[request["id"]](*call_args, **kwargs)
+            except Exception as error:  # noqa: BLE001 - the grader's function raised: the student's code sees it
+                raised.append(error)
+                return {"raise": len(raised) - 1, "type": type(error).__name__, "message": str(error)[:500]}, []
+            out = protocol.Encoder()
+            return {"result": out.encode(value)}, out.buffers
+
+        reply, buffers = self._request(role, {"op": "call", "role": role, "args": tree, "keep": list(keep)},
+                                       encoder.buffers, on_callback)
+        decoder = protocol.Decoder(buffers)
+        if "after" in reply:
+            _mirror(list(args), decoder.decode(reply["after"]))
+        self.warnings[:] = reply.get("warnings", [])
+        if "grader_raised" in reply:
+            error = raised[reply["grader_raised"]]
+            if isinstance(error, passthrough):
+                raise error
+            raise StudentCodeError(f"`{name}` raised {type(error).__name__}: {error}", cause="raised")
+        if "error" in reply:
+            raise StudentCodeError(reply["error"], cause=reply.get("cause") or "raised")
+        result = decoder.decode(reply["result"])
         for arg_name, current, before in snapshots:
             if not _unchanged(before, current()):
                 if role == "grad_check":
@@ -167,109 +327,128 @@ class Submission:
                     cause="modifies_input")
         return result
 
+    def stash(self, role: str, args: tuple) -> int:
+        """Send arguments ahead of a `run_stashed` or `count_lines`, so that sending them is not measured."""
+        encoder = protocol.Encoder()
+        tree = encoder.encode(list(args))
+        reply, _ = self._request(role, {"op": "stash", "args": tree}, encoder.buffers)
+        return reply["handle"]
 
-def load(source: SubmissionSource, entry_points: dict, import_timeout: float, class_api=None,
-         stand_ins: tuple = ()) -> Submission:
-    """Import the submission's module (its folder first on sys.path, for helper modules and packages), bounded in
-    time; with a class-based API (rubric `class_api`), build the contract's functions from the class."""
-    submission = Submission(source, entry_points)
-    stand_in_modules.install(stand_ins)
-    name = source.module_name
-    sys.path.insert(0, str(source.folder))
-    try:
-        with _time_limit(import_timeout):
-            if "." in name:  # inside packages: a real package import, so `from cs231n.layers import *` works
-                module = importlib.import_module(name)
-            else:
-                spec = importlib.util.spec_from_file_location(name, source.module_path)
-                module = importlib.util.module_from_spec(spec)
-                sys.modules[name] = module
-                spec.loader.exec_module(module)
-    except _ImportTimeout:
-        submission.load_error = (f"importing {submission.filename} took longer than {import_timeout:g} s: does it "
-                                 f"train or run something at import? Put such code under "
-                                 f"`if __name__ == \"__main__\":`.")
-    except SyntaxError as error:
-        python2 = _python2_line(error)
-        if python2:
-            submission.load_error = (f"{submission.filename} is Python 2 code ({python2}): the grader runs Python 3. "
-                                     f"Convert it: print(...) is a function, range replaces xrange, "
-                                     f"`except E as e` replaces `except E, e`.")
-            submission.load_cause = "python2"
-        else:
-            submission.load_error = f"{submission.filename} does not compile: {_describe_syntax_error(error)}"
-    except SystemExit:
-        submission.load_error = f"the submission exits when imported ({submission.filename} calls exit() at import)."
-    except ModuleNotFoundError as error:
-        submission.load_error = (f"{submission.filename} imports `{error.name}`, which is not installed where it is "
-                                 f"graded ({_describe_exception(error, source.folder)}). Remove the import if grading "
-                                 f"does not need it.")
-        submission.load_cause = "missing_module"
-    except BaseException as error:  # noqa: BLE001 - whatever the student's import does is reported, not raised
-        submission.load_error = (f"importing {submission.filename} raised "
-                                 f"{_describe_exception(error, source.folder)}")
-    else:
-        submission.module = module
-        if class_api is not None:
-            try:
-                submission.functions = adapter.class_functions(module, class_api, submission.filename)
-                submission.class_name = f"{class_api.name}.{class_api.method}"
-            except StudentCodeError as error:
-                submission.module, submission.load_error = None, error.result.feedback
-                submission.load_cause = error.result.cause
-    if submission.module is None:
-        sys.modules.pop(name, None)
-    return submission
+    def run_stashed(self, role: str, handle: int) -> None:
+        """Run `role` on stashed arguments, result dropped in the worker: the grader times this request."""
+        reply, _ = self._request(role, {"op": "run", "role": role, "handle": handle}, [])
+        if "error" in reply:
+            raise StudentCodeError(reply["error"], cause=reply.get("cause") or "raised")
 
+    def count_lines(self, role: str, args: tuple, skip: tuple = ()) -> int:
+        """Python line events of one call of `role` (not counting inside the roles in `skip`)."""
+        handle = self.stash(role, args)
+        reply, _ = self._request(role, {"op": "count", "role": role, "handle": handle, "skip": list(skip)}, [])
+        if "tampered" in reply:
+            raise Tampered(reply["tampered"])
+        if "error" in reply:
+            raise StudentCodeError(reply["error"], cause=reply.get("cause") or "raised")
+        return int(reply["count"])
 
-PYTHON2_PATTERNS = [re.compile(p) for p in (r"^\s*print\s+[^\s(=]", r"^\s*print\s*$", r"except\s+[\w.]+\s*,\s*\w+\s*:",
-                                            r"^\s*exec\s+[\"'\w]", r"`[^`]+`")]
-
-
-def _python2_line(error: SyntaxError) -> Optional[str]:
-    """'layers.py line 12: `print "loss", loss`' when the syntax error is Python 2 syntax, else None."""
-    line = (error.text or "").rstrip()
-    code = line.split("#")[0]  # a backtick in a comment is not Python 2
-    if "Missing parentheses in call to" in str(error.msg) or any(p.search(code) for p in PYTHON2_PATTERNS) or \
-            re.search(r"\b\d+[lL]\b|\braise\s+\w+\s*,|<>", code):
-        return f"{Path(error.filename or '').name or 'line'} line {error.lineno}: `{line.strip()}`"
-    return None
-
-
-# ------------------------------------------------------------------------------------------------------ helpers
-class _ImportTimeout(BaseException):
-    """Raised by the alarm; a BaseException so that a student's `except Exception:` does not swallow it."""
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float) -> Iterator[None]:
-    if not hasattr(signal, "setitimer") or seconds <= 0:
-        yield
-        return
-
-    def on_alarm(signum: int, frame: Any) -> None:
-        raise _ImportTimeout()
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-@contextlib.contextmanager
-def _recording_warnings(sink: list) -> Iterator[None]:
-    """Record (not print) the call's warnings, with numpy's floating-point warnings on whatever the global state."""
-    sink.clear()
-    with warnings.catch_warnings(record=True) as caught, np.errstate(divide="warn", over="warn", invalid="warn",
-                                                                      under="ignore"):
-        warnings.simplefilter("always")
+    def _request(self, role: str, message: dict, buffers: list, on_callback=None) -> tuple[dict, list]:
+        """One request to the current worker; a hang or a crash is charged to `role` (later calls fail at once)."""
+        self._require(role)
+        worker = self._current()
+        name = self.name_of(role)
         try:
-            yield
-        finally:
-            sink.extend(f"{w.category.__name__}: {w.message}" for w in caught)
+            reply, reply_buffers = worker.request(message, buffers, self.limits.call_seconds, on_callback)
+        except client.WorkerTimeout:
+            self.broken[role] = (f"`{name}` did not return within {self.limits.call_seconds:g} s (the time limit "
+                                 f"per call){self._running_line(worker.where)}: an infinite loop, or something "
+                                 f"very slow?{_printed(worker)}", "timeout")
+            raise StudentCodeError(*self.broken[role]) from None
+        except client.WorkerDied:
+            if worker.output.overflowed:
+                self.broken[role] = (f"`{name}` printed more than {self.limits.file_bytes // 2**20} MiB, more output "
+                                     f"than grading allows (prints or files); the run was stopped. Remove the "
+                                     f"prints.", "output_limit")
+            else:
+                self.broken[role] = (f"running `{name}` ended the process that runs your code ({worker.dead}): did "
+                                     f"it call exit() or os._exit(), or crash?{_printed(worker)}", "worker_died")
+            raise StudentCodeError(*self.broken[role]) from None
+        if "error" in reply and message["op"] not in ("call", "run", "count"):
+            raise StudentCodeError(reply["error"], cause=reply.get("cause") or "raised")
+        return reply, reply_buffers
+
+    def _running_line(self, frames: list) -> str:
+        """", while running backprop.py line 12: `while True:`": the submission's innermost line in the stack."""
+        for filename, line in reversed(frames):
+            path = Path(filename)
+            if path.is_file() and path.resolve().is_relative_to(self._folder.resolve()):
+                lines = path.read_text(errors="replace").splitlines()
+                code = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+                return f", while running {path.name} line {line}" + (f": `{code}`" if code else "")
+        return ""
+
+
+def _printed(worker: client.WorkerProcess) -> str:
+    text = worker.output.text().strip()
+    return f" Its last output: {text[-300:]!r}" if text else ""
+
+
+def _copy_into(source: SubmissionSource, sandbox: Path, run_as: Optional[client.RunAs]) -> tuple[Path, Path]:
+    """Copy the submission (its file, or its folder without caches and large files) into the worker's sandbox:
+    the worker never sees the original folder, and files it writes land in the sandbox."""
+    folder = sandbox / "submission"
+    folder.mkdir()
+    files = source.files if source.given.is_dir() else (source.module_path,)
+    for path in files:
+        target = folder / path.relative_to(source.folder)
+        if path.stat().st_size <= MAX_COPIED_FILE:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+    if run_as is not None:
+        for path in [sandbox, *sandbox.rglob("*")]:
+            os.chown(path, run_as.uid, run_as.gid)
+    return folder, folder / source.module_path.relative_to(source.folder)
+
+
+#: Files of a submission folder larger than this (datasets, checkpoints) are not copied for the worker.
+MAX_COPIED_FILE = 10 * 2**20
+
+
+def _mirror_array(own: list, k: Any, array: Any) -> Any:
+    """The caller's own array number k, updated to the worker's copy's values (identity kept for the callback)."""
+    if type(k) is int and 0 <= k < len(own) and own[k].shape == array.shape and own[k].dtype == array.dtype \
+            and own[k].flags.writeable:
+        np.copyto(own[k], array)
+        return own[k]
+    return array
+
+
+def _mirror(mine: Any, theirs: Any) -> Any:
+    """Make `mine` (the caller's arguments) look like `theirs` (the worker's after the call), in place where the
+    types allow: arrays are written into, dict and list entries replaced. Returns the value to keep."""
+    if isinstance(mine, np.ndarray) and isinstance(theirs, np.ndarray) and mine.shape == theirs.shape and \
+            mine.dtype == theirs.dtype and mine.flags.writeable:
+        np.copyto(mine, theirs)
+        return mine
+    if isinstance(mine, dict) and isinstance(theirs, dict):
+        for key in [k for k in mine if k not in theirs]:
+            del mine[key]
+        for key, value in theirs.items():
+            mine[key] = _mirror(mine.get(key), value)
+        return mine
+    if isinstance(mine, list) and isinstance(theirs, list):
+        mine[:] = [_mirror(mine[i] if i < len(mine) else None, v) for i, v in enumerate(theirs)]
+        return mine
+    if isinstance(mine, tuple) and isinstance(theirs, tuple) and len(mine) == len(theirs):
+        for m, t in zip(mine, theirs):
+            _mirror(m, t)
+        return mine
+    return theirs
+
+
+def load(source: SubmissionSource, entry_points: dict, limits: WorkerLimits = WorkerLimits(), class_api=None,
+         stand_ins: tuple = (), run_as: Optional[client.RunAs] = None, secret_paths: tuple = ()) -> Submission:
+    """Start a worker and import the submission in it (with a class-based API, the contract's functions are built
+    from the class there); a submission that cannot be imported has `load_error` set."""
+    return Submission(source, entry_points, limits, class_api, stand_ins, run_as, secret_paths)
 
 
 def _snapshot(names: tuple, args: tuple) -> list:
@@ -298,30 +477,3 @@ def _unchanged(before: np.ndarray, after: Any) -> bool:
             and np.array_equal(before, after, equal_nan=True))
 
 
-def _describe_syntax_error(error: SyntaxError) -> str:
-    text = f"{type(error).__name__} at line {error.lineno}: {error.msg}"
-    if error.text:
-        text += f" in `{error.text.strip()}`"
-    return text
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    try:
-        path.resolve().relative_to(folder)
-        return True
-    except (ValueError, OSError):
-        return False
-
-
-def _describe_exception(error: BaseException, folder: Path) -> str:
-    """'ValueError: ... at backprop.py line 42: `dW1 = dz1 @ X`', pointing at the student's deepest line."""
-    message = str(error)
-    message = message if len(message) <= 300 else message[:300] + "..."
-    text = f"{type(error).__name__}: {message}".rstrip(": ")
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if _inside(Path(f.filename), folder)]
-    if frames:
-        frame = frames[-1]
-        text += f" at {Path(frame.filename).name} line {frame.lineno}"
-        if frame.line:
-            text += f": `{frame.line.strip()}`"
-    return text

@@ -46,20 +46,28 @@ def mutate(source: str, *replacements: tuple) -> str:
     return source
 
 
+#: Worker limits for the grader's own tests (a correct submission needs well under a second per call).
+TEST_LIMITS = student.WorkerLimits(call_seconds=20, import_seconds=5)
+
+
 def load_code(tmp_path: Path, code: str, name: str = "backprop.py") -> student.Submission:
-    """Import a submission written inline (dedented) through the grader's own loader."""
+    """Import a submission written inline (dedented) in a worker; the caller closes it."""
     path = tmp_path / name
     path.write_text(textwrap.dedent(code))
-    return student.load(student.locate(path, name), dict(ENTRY_POINTS), import_timeout=5)
+    return student.load(student.locate(path, name), dict(ENTRY_POINTS), TEST_LIMITS)
 
 
 @pytest.fixture
 def submission_from(tmp_path):
-    """submission_from(code) -> an imported Submission of that code."""
+    """submission_from(code) -> an imported Submission of that code (its workers are killed after the test)."""
     counter = iter(range(1000))
+    made: list = []
 
     def make(code: str) -> student.Submission:
         folder = tmp_path / f"sub{next(counter)}"
         folder.mkdir()
-        return load_code(folder, code)
-    return make
+        made.append(load_code(folder, code))
+        return made[-1]
+    yield make
+    for submission in made:
+        submission.close()

@@ -6,6 +6,8 @@ never depends on the grader's random inputs.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from conftest import SUBMISSIONS
@@ -17,6 +19,8 @@ from reference import backprop as reference
 SEEDS = (0, 1, 2)
 ASPECTS = ("one_at_a_time", "both_directions", "restores", "restores_on_exception", "own_array")
 CORRECT = (SUBMISSIONS / "student_correct.py").read_text()
+#: The reference's source as a submission (a submission may not import the reference: the worker refuses it).
+REFERENCE_CODE = Path(reference.__file__).read_text()
 
 #: Words the feedback must contain for each cause, so a student reading it learns what was observed.
 WORDS = {
@@ -287,7 +291,7 @@ REL_ERROR = {
     with np.errstate(invalid="ignore"):
         return float(np.max(np.where(den == 0, 0.0, num / den)))
 """), None, 1.0),
-    "reference": ("from reference.backprop import rel_error\n", None, 1.0),
+    "reference": (REFERENCE_CODE, None, 1.0),
     # An additive epsilon in the denominator, up to the contract's 1e-8.
     "additive_1e-12": (rel_error("    return float(np.max(num / (den + 1e-12)))\n"), None, 1.0),
     "additive_1e-8": (rel_error("    return float(np.max(num / (den + 1e-8)))\n"), None, 1.0),
@@ -384,7 +388,7 @@ def test_loose_tolerance_is_charged_once(submission_from):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("code", [CORRECT, "from reference.backprop import *\n"], ids=["student_correct", "reference"])
+@pytest.mark.parametrize("code", [CORRECT, REFERENCE_CODE], ids=["student_correct", "reference"])
 def test_correct_grad_check_passes(submission_from, code, seed):
     student = submission_from(code)
     assert_verdict(outcome(part3_reference.check_tolerance, student, reference, seed), None)
@@ -510,7 +514,7 @@ def diagnose(analytic, numeric):
 
 @pytest.mark.parametrize("which", CHECKS)
 @pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("code", [CORRECT, "from reference.backprop import diagnose\n"],
+@pytest.mark.parametrize("code", [CORRECT, REFERENCE_CODE],
                          ids=["student_correct", "reference"])
 def test_correct_diagnose_scores_full(submission_from, code, seed, which):
     result = outcome(CHECKS[which], submission_from(code), seed)

@@ -125,7 +125,8 @@ def test_entry_points_and_limits_are_read(tmp_path):
     rubric = load_rubric(path)
     assert rubric.entry_points["backward"] == "loss_and_grads"
     assert rubric.entry_points["forward"] == "forward"
-    assert rubric.time_limits == {"import": 10.0, "test": 3.0, "total": 600.0}
+    assert rubric.time_limits == {"import": 10.0, "call": 10.0, "test": 3.0, "total": 600.0}
+    assert rubric.worker_limits == {"memory_mb": 2048, "output_kb": 64, "processes": 64}
     assert rubric.reg_factor == 1.0
     assert rubric.with_time_limits(test=1.5, total=None).time_limits["test"] == 1.5
 

@@ -9,13 +9,11 @@ looping forward pass loops itself.
 from __future__ import annotations
 
 import textwrap
-import time
 
 import numpy as np
 import pytest
 
 from conftest import SUBMISSIONS
-from grader import clock
 from grader.checks.vectorization import check_analytic, check_vectorized
 from grader.problems import random_problem
 from reference import backprop as reference
@@ -192,7 +190,7 @@ VECTORIZED = {
 def assert_computes_the_reference(student) -> None:
     """The variant is correct: same loss and gradients as the reference (so only its iteration style is judged)."""
     problem = random_problem(np.random.default_rng(0), 6, 4, 5, 3)
-    loss, grads = student.module.backward(problem.X, problem.y, problem.params, 0.1)
+    loss, grads = student.call("backward", problem.X, problem.y, problem.params, 0.1)
     expected_loss, expected = reference.backward(problem.X, problem.y, problem.params, 0.1)
     assert loss == pytest.approx(expected_loss, rel=1e-12)
     for k in ("W1", "b1", "W2", "b2"):
@@ -316,12 +314,19 @@ def test_switching_the_tracer_off_is_tampering(submission_from):
     result = check_vectorized(student, "forward", 0)
     assert (result.fraction, result.cause) == (0.0, "tampering")
     assert "it called sys.settrace" in result.feedback
-    assert clock.gettrace() is None or clock.gettrace().__module__ != "backprop"  # the grader's state is restored
+    assert check_vectorized(student, "softmax_cross_entropy", 0).passed  # the worker's tracer was restored
 
 
-def test_replacing_the_clock_is_tampering(submission_from, monkeypatch):
-    student = submission_from(BASE)
-    monkeypatch.setattr(time, "perf_counter", lambda: 0.0)  # what a submission would do at import
+def test_replacing_the_tracing_functions_at_import_is_tampering(submission_from):
+    student = submission_from(BASE + "\nimport sys\nsys.settrace = lambda *args: None\n")
     result = check_vectorized(student, "backward", 0)
     assert (result.fraction, result.cause) == (0.0, "tampering")
-    assert "replaced time.perf_counter" in result.feedback
+    assert "replaced sys.settrace" in result.feedback
+
+
+def test_replacing_the_clock_changes_nothing_the_grader_reads(submission_from):
+    """The submission's process is not the grader's: its time.perf_counter is not the clock that decides."""
+    student = submission_from(BASE + "\nimport time\ntime.perf_counter = lambda: 0.0\n")
+    result = check_vectorized(student, "backward", 0, reference, timed=True)
+    assert (result.fraction, result.cause) == (1.0, None), result.feedback
+    assert "time per extra example" in result.feedback and " 0 µs vs" not in result.feedback

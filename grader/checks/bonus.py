@@ -51,7 +51,7 @@ def _call(student: Submission, X: np.ndarray, y: np.ndarray, layers: list, reg: 
 
 def check_deep(student: Submission, seed: int, L: int) -> CheckResult:
     """deep_backward's gradients for an L-layer network (reg > 0) agree with central differences of its loss."""
-    if student.module is not None and not student.has("deep_backward"):
+    if student.loaded and not student.has("deep_backward"):
         return failed("not attempted (optional bonus: deep_backward(X, y, layers, reg) for an L-layer network).",
                       "not_attempted")
     rng = rng_for(seed, f"bonus.deep.{L}")

@@ -21,7 +21,8 @@ def forward_scores(student: Submission, problem: Problem) -> np.ndarray:
     """The scores (N, C) from the student's forward (the one item that judges forward: in-place edits fail it)."""
     p = problem.copy()
     N, _, _, C = p.sizes
-    scores, _cache = outputs.unpack_pair(student.call("forward", p.X, p.params), "`forward`", "(scores, cache)")
+    result = student.call("forward", p.X, p.params, keep=(1,))  # keep: the cache stays in the worker
+    scores, _cache = outputs.unpack_pair(result, "`forward`", "(scores, cache)")
     return outputs.float64_array(scores, "the scores returned by `forward`", (N, C), "(N, C)")
 
 

@@ -23,7 +23,7 @@ from grader.mutants import MUTANTS, mutant
 from grader.problems import Problem, random_problem
 from grader.results import CheckResult, StudentCodeError, failed, passed
 from grader.seeding import rng_for
-from grader.student import Submission
+from grader.student import CANNOT_RUN, Submission
 
 TOL_RANGE = (1e-7, 1e-4)
 EPS = 1e-5
@@ -35,7 +35,7 @@ EXCLUDED_MUTANTS = {"edits_inputs"}
 def stated_tolerance(student: Submission):
     """The student's GRAD_CHECK_TOL as a float, or None when missing or not a number."""
     try:
-        tol = student.attribute("grad_check_tol")
+        tol = student.value("grad_check_tol")
     except Exception:  # noqa: BLE001 - a missing attribute simply means no tolerance
         return None
     if isinstance(tol, bool) or not isinstance(tol, (numbers.Real, np.floating)):
@@ -53,7 +53,7 @@ def judging_tolerance(student: Submission) -> float:
 def check_tolerance(student: Submission, reference: ModuleType, seed: int) -> CheckResult:
     """GRAD_CHECK_TOL is a float in [1e-7, 1e-4], used by a grad_check that runs (a tolerance alone earns nothing)."""
     name = student.name_of("grad_check_tol")
-    value = student.attribute("grad_check_tol")
+    value = student.value("grad_check_tol")
     tol = stated_tolerance(student)
     low, high = TOL_RANGE
     if tol is None:
@@ -157,7 +157,7 @@ def _judge_checker(student: Submission, reference: ModuleType, seed: int) -> Che
         try:
             errors = _student_errors(student, backward_fn, problem, reg)
         except StudentCodeError as error:  # raising on a buggy backward counts as flagging it
-            if error.result.cause in ("not_implemented", "missing", "import_failed"):
+            if error.result.cause in CANNOT_RUN:
                 raise
             continue
         if all(np.isfinite(e) and e <= tol for e in errors.values()):

@@ -21,7 +21,7 @@ from grader.compare import relative_error
 from grader.contract import DIAGNOSE_LABELS, PARAM_NAMES, param_shapes
 from grader.results import CheckResult, StudentCodeError
 from grader.seeding import rng_for
-from grader.student import Submission
+from grader.student import CANNOT_RUN, Submission
 
 CASES_PER_LABEL = 4
 MATCH, MISMATCH = 1e-10, 2e-2
@@ -134,7 +134,7 @@ def score_diagnose(student: Submission, cases: list, rng: np.random.Generator, w
         try:
             answer = student.call("diagnose", analytic, numeric)
         except StudentCodeError as error:
-            if error.result.cause in ("not_implemented", "missing", "import_failed"):
+            if error.result.cause in CANNOT_RUN:
                 raise
             raised = raised or error.result.feedback
             answer = "<it raised>"

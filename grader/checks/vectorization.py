@@ -9,26 +9,24 @@ smallest count at the large N exceeds the largest at the small N by one event pe
 classes or hidden units do not grow with N and pass. The same count at two input sizes D tells an analytic backward
 from one computed by finite differences of the loss (its work grows with the number of parameters).
 
-A submission cannot switch the measurement off: the grader traces and times with the functions it captured before
-the submission was imported (grader.clock), and a call that replaces the tracer, or a submission that replaced the
-clock or the tracing functions, fails the item with feedback saying so.
+The count is taken in the worker (grader.worker.probes, with the tracing functions captured before the submission
+was imported; a call that replaces the tracer, or a submission that replaced the tracing functions, fails the item
+with feedback saying so). Timing is read on the grader's clock, in the grader's process, around requests that run
+the student's function on arguments the worker already holds: the submission cannot touch that clock.
 """
 from __future__ import annotations
 
-import sys
-import threading
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Callable, Optional
 
 import numpy as np
 
-from grader import clock
 from grader.checks import timing
 from grader.problems import random_problem
 from grader.results import CheckResult, failed, passed
 from grader.seeding import rng_for
-from grader.student import Submission
+from grader.student import Submission, Tampered
 
 SMALL_N, LARGE_N = 8, 1032
 #: One event per four extra examples: a per-example loop costs at least one event per example; the call-to-call
@@ -38,61 +36,6 @@ EVENTS_PER_EXAMPLE = 0.25
 #: differences evaluate the loss 2·(12 - 4)² = 128 more times than the additive part explains, each a dozen lines or
 #: more: well over a thousand events, against a few hundred of jitter.
 SMALL_D, LARGE_D, NUMERICAL_GROWTH = 4, 12, 500
-
-
-class Tampered(Exception):
-    """The submission switched the measurement off or replaced the grader's clock or tracer."""
-
-
-def count_line_events(call: Callable[[], object], skip: frozenset = frozenset()) -> int:
-    """Line events executed while running `call()` (any frame: the student's and numpy's Python code), except
-    inside calls of the code objects in `skip` (and everything they call). Raises Tampered when the call replaces
-    the tracer or calls sys.settrace / sys.setprofile."""
-    count, skipping = 0, 0
-
-    def on_call(frame, event, arg):
-        nonlocal skipping
-        if skipping:
-            return None
-        if frame.f_code in skip:
-            skipping += 1
-            return in_skipped
-        return on_line
-
-    def in_skipped(frame, event, arg):
-        nonlocal skipping
-        if event == "return":
-            skipping -= 1
-        return in_skipped
-
-    def on_line(frame, event, arg):
-        nonlocal count
-        if event == "line":
-            count += 1
-        return on_line
-
-    touched = []
-
-    def refuse(name):
-        def watched(*args):
-            touched.append(name)
-        return watched
-
-    previous = clock.gettrace()
-    sys.settrace, sys.setprofile = refuse("sys.settrace"), refuse("sys.setprofile")
-    sys.gettrace = lambda: None  # a submission that checks for a tracer sees none
-    threading.settrace(on_call)  # threads the call starts are counted too
-    clock.settrace(on_call)
-    try:
-        call()
-    finally:
-        still_ours = clock.gettrace() is on_call
-        clock.settrace(previous)
-        threading.settrace(None)
-        sys.settrace, sys.setprofile, sys.gettrace = clock.settrace, clock.setprofile, clock.gettrace
-    if touched or not still_ours:
-        raise Tampered(f"it called {touched[0]}" if touched else "the tracer was replaced during the call")
-    return count
 
 
 def _fresh_arguments(role: str, N: int, seed: int, D: int = 10, H: int = 10) -> Callable[[], tuple]:
@@ -110,24 +53,13 @@ def _fresh_arguments(role: str, N: int, seed: int, D: int = 10, H: int = 10) -> 
     return arguments
 
 
-def _student_call(student: Submission, role: str, N: int, seed: int, D: int = 10,
-                  H: int = 10) -> Callable[[], object]:
-    """A call of the student's `role` on fresh inputs (its outputs are judged by other items: no guard)."""
+def _counter(student: Submission, role: str, N: int, seed: int, D: int = 10, H: int = 10) -> Callable[[], int]:
+    """Line events of one call of the student's `role` on fresh inputs. For backward, not counting inside the
+    student's own forward and softmax_cross_entropy, which are judged on their own (a loop in forward is charged
+    to forward once even when backward calls it)."""
     arguments = _fresh_arguments(role, N, seed, D, H)
-    return lambda: student.call(role, *arguments(), guard=False)
-
-
-def _judged_elsewhere(student: Submission, role: str) -> frozenset:
-    """For backward: the code of the student's own forward and softmax_cross_entropy, which are judged on their
-    own, so a loop in forward is charged to forward once even when backward calls it."""
-    if role != "backward":
-        return frozenset()
-    codes = set()
-    for other in ("forward", "softmax_cross_entropy"):
-        code = getattr(student.attribute(other), "__code__", None) if student.has(other) else None
-        if code is not None:
-            codes.add(code)
-    return frozenset(codes)
+    skip = ("forward", "softmax_cross_entropy") if role == "backward" else ()
+    return lambda: student.count_lines(role, arguments(), skip)
 
 
 def _tampering(student: Submission, what: str) -> CheckResult:
@@ -156,20 +88,19 @@ def check_vectorized(student: Submission, role: str, seed: int, reference: Optio
 
 def _check_vectorized(student: Submission, role: str, seed: int, reference: Optional[ModuleType],
                       timed: bool) -> CheckResult:
-    if clock.tampered():
-        return _tampering(student, f"the submission replaced {', '.join(clock.tampered())}")
     name = student.name_of(role)
-    if getattr(student.attribute(role), "through_backward", False):  # a class API: the loss is inside backward
+    if student.through_backward(role):  # a class API: the loss is inside backward
         verdict = check_vectorized(student, "backward", seed, reference, timed)
         return verdict if not verdict.passed else passed(f"the loss is part of `{name}` here: judged with backward.")
-    small, large = _student_call(student, role, SMALL_N, seed), _student_call(student, role, LARGE_N, seed)
-    if not _works(role, small(), SMALL_N):  # also the warm-up: first-call imports and caches
+    warm_up = _fresh_arguments(role, SMALL_N, seed + 2)
+    keep = (1,) if role == "forward" else ()
+    if not _works(role, student.call(role, *warm_up(), guard=False, keep=keep), SMALL_N):  # first-call caches too
         return failed(f"`{name}` does not return a result of the contract's form yet, so its vectorization is not "
                       f"judged.", "not_working")
-    skip = _judged_elsewhere(student, role)
+    small, large = _counter(student, role, SMALL_N, seed), _counter(student, role, LARGE_N, seed)
     try:
-        small_counts = [count_line_events(small, skip) for _ in range(2)]
-        large_counts = [count_line_events(large, skip) for _ in range(2)]
+        small_counts = [small() for _ in range(2)]
+        large_counts = [large() for _ in range(2)]
     except Tampered as error:
         return _tampering(student, f"`{name}`: {error}")
     growth = min(large_counts) - max(small_counts)
@@ -182,8 +113,8 @@ def _check_vectorized(student: Submission, role: str, seed: int, reference: Opti
         return passed(f"`{name}`: {counts}.")
     ref_function = getattr(reference, role)
     sizes = (timing.SMALL_N, timing.LARGE_N)
-    student_calls = tuple((_fresh_arguments(role, N, seed), lambda a: student.call(role, *a, guard=False))
-                          for N in sizes)
+    student_calls = tuple((_stashing(student, role, _fresh_arguments(role, N, seed)),
+                           lambda handle: student.run_stashed(role, handle)) for N in sizes)
     reference_calls = tuple((_fresh_arguments(role, N, seed + 1), lambda a: ref_function(*a)) for N in sizes)
     loops, timings = timing.judge(timing.measure(student_calls, reference_calls),
                                   lambda: timing.measure(student_calls, reference_calls))
@@ -202,6 +133,11 @@ def _check_vectorized(student: Submission, role: str, seed: int, reference: Opti
     return passed(f"`{name}`: {counts}; {timing.describe(timings)}.")
 
 
+def _stashing(student: Submission, role: str, arguments: Callable[[], tuple]) -> Callable[[], int]:
+    """Prepare a timed call: fresh arguments sent to the worker ahead of the timed request (a handle to them)."""
+    return lambda: student.stash(role, arguments())
+
+
 def check_analytic(student: Submission, seed: int) -> Optional[CheckResult]:
     """None for an analytic backward; a failure when backward's work grows with the number of parameters (its
     gradients come from finite differences of the loss). Kept for the run: three items ask."""
@@ -217,9 +153,9 @@ def _check_analytic(student: Submission, seed: int) -> Optional[CheckResult]:
     try:
         for D in (SMALL_D, LARGE_D):
             for H in (SMALL_D, LARGE_D):
-                call = _student_call(student, "backward", 8, seed, D, H)
-                call()  # warm-up
-                counts[D, H] = min(count_line_events(call) for _ in range(2))
+                count = _counter(student, "backward", 8, seed, D, H)
+                count()  # warm-up
+                counts[D, H] = min(count() for _ in range(2))
     except Tampered as error:
         return _tampering(student, f"`{name}`: {error}")
     S, L = SMALL_D, LARGE_D

@@ -4,6 +4,9 @@ import pytest
 from grader.checks import part3
 from grader.results import expect
 
+#: Each Part 3 item runs in a fresh worker: nothing handed to grad_check can be kept for another item.
+pytestmark = pytest.mark.fresh_worker
+
 
 def test_numerical_gradient_accuracy(student, seed):
     expect(part3.check_accuracy(student, seed))
