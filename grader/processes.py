@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -36,20 +37,25 @@ def kill_tree(pid: int, wait: Optional[Callable[[], object]] = None, spare: Call
             pass
     if wait is not None:
         wait()
+    else:  # not our child: wait until it is gone, so that its orphans have been re-parented to us
+        for _ in range(100):
+            if not _alive(pid):
+                break
+            time.sleep(0.01)
     for _ in range(50):  # killing one may orphan the next generation: repeat until none is left
-        victims = [pid for pid in _children(os.getpid()) if pid not in spare()]
+        victims = [child for child in _children(os.getpid()) if child not in spare()]
         if uid is not None and uid != 0:
-            victims += [pid for pid in _processes_of(uid) if pid not in victims]
+            victims += [other for other in _processes_of(uid) if other not in victims]
         if not victims:
             return
-        for pid in victims:
+        for victim in victims:
             try:
-                os.kill(pid, signal.SIGKILL)
+                os.kill(victim, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 continue
-        for pid in victims:
+        for victim in victims:
             try:
-                os.waitpid(pid, 0)
+                os.waitpid(victim, 0)
             except (ChildProcessError, OSError):
                 pass
 
@@ -62,13 +68,25 @@ def _stat_fields(entry: Path) -> Optional[list]:
 
 
 def _children(parent: int) -> list[int]:
-    """Live child processes of `parent` (Linux /proc; elsewhere none are found)."""
+    """Child processes of `parent`, zombies included (to be reaped) (Linux /proc; elsewhere none are found)."""
     found = []
     for entry in Path("/proc").glob("[0-9]*/stat") if Path("/proc").is_dir() else ():
         fields = _stat_fields(entry)
-        if fields and int(fields[1]) == parent and fields[0] != "Z" and int(entry.parent.name) != os.getpid():
+        if fields and int(fields[1]) == parent and int(entry.parent.name) != os.getpid():
             found.append(int(entry.parent.name))
     return found
+
+
+def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie."""
+    fields = _stat_fields(Path(f"/proc/{pid}/stat"))
+    if fields is None:
+        try:
+            os.kill(pid, 0)
+            return not Path("/proc").is_dir()
+        except OSError:
+            return False
+    return fields[0] != "Z"
 
 
 def _processes_of(uid: int) -> list[int]:

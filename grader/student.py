@@ -9,13 +9,14 @@ grad_check) stay in the grader: the worker gets stand-ins that call back, valid 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
@@ -172,9 +173,9 @@ class Submission:
         self.load_error, self.load_cause = feedback, cause
         self._retire(worker)
 
-    def _retire(self, worker: Optional[client.WorkerProcess]) -> None:
+    def _retire(self, worker: Optional[client.WorkerProcess], last: bool = False) -> None:
         if worker is not None:
-            worker.kill("finished")
+            worker.kill("finished", all_of_user=last)
             self.output_log.append(worker.output.text())
 
     def _current(self) -> client.WorkerProcess:
@@ -224,7 +225,7 @@ class Submission:
             self._spare.join()
             self._retire(self._spare_worker)
             self._spare = None
-        self._retire(self._worker)
+        self._retire(self._worker, last=True)
         self._worker = None
         shutil.rmtree(self._sandbox, ignore_errors=True)
 
@@ -267,7 +268,8 @@ class Submission:
         """The submission's value for `role` (GRAD_CHECK_TOL), as data."""
         self._require(role)
         reply, buffers = self._request(role, {"op": "value", "role": role}, [])
-        return protocol.Decoder(buffers).decode(reply["result"])
+        with self._reading(role):
+            return protocol.Decoder(buffers).decode(reply["result"])
 
     def call(self, role: str, *args: Any, passthrough: tuple = (), guard: bool = True, keep: tuple = ()) -> Any:
         """Call the student's function for `role` in the worker; any trouble becomes a StudentCodeError.
@@ -303,17 +305,19 @@ class Submission:
         reply, buffers = self._request(role, {"op": "call", "role": role, "args": tree, "keep": list(keep)},
                                        encoder.buffers, on_callback)
         decoder = protocol.Decoder(buffers)
-        if "after" in reply:
-            _mirror(list(args), decoder.decode(reply["after"]))
-        self.warnings[:] = reply.get("warnings", [])
+        with self._reading(role):
+            result = decoder.decode(reply["result"]) if "result" in reply else None
+            if "after" in reply:
+                _mirror(list(args), decoder.decode(reply["after"]))
+            self.warnings[:] = [str(w) for w in reply.get("warnings", [])][:100]
+            if "grader_raised" in reply:
+                error = raised[max(0, int(reply["grader_raised"]))]
         if "grader_raised" in reply:
-            error = raised[reply["grader_raised"]]
             if isinstance(error, passthrough):
                 raise error
             raise StudentCodeError(f"`{name}` raised {type(error).__name__}: {error}", cause="raised")
         if "error" in reply:
-            raise StudentCodeError(reply["error"], cause=reply.get("cause") or "raised")
-        result = decoder.decode(reply["result"])
+            raise StudentCodeError(str(reply["error"]), cause=str(reply.get("cause") or "raised"))
         for arg_name, current, before in snapshots:
             if not _unchanged(before, current()):
                 if role == "grad_check":
@@ -332,7 +336,8 @@ class Submission:
         encoder = protocol.Encoder()
         tree = encoder.encode(list(args))
         reply, _ = self._request(role, {"op": "stash", "args": tree}, encoder.buffers)
-        return reply["handle"]
+        with self._reading(role):
+            return int(reply["handle"])
 
     def run_stashed(self, role: str, handle: int) -> None:
         """Run `role` on stashed arguments, result dropped in the worker: the grader times this request."""
@@ -345,10 +350,11 @@ class Submission:
         handle = self.stash(role, args)
         reply, _ = self._request(role, {"op": "count", "role": role, "handle": handle, "skip": list(skip)}, [])
         if "tampered" in reply:
-            raise Tampered(reply["tampered"])
+            raise Tampered(str(reply["tampered"]))
         if "error" in reply:
-            raise StudentCodeError(reply["error"], cause=reply.get("cause") or "raised")
-        return int(reply["count"])
+            raise StudentCodeError(str(reply["error"]), cause=str(reply.get("cause") or "raised"))
+        with self._reading(role):
+            return int(reply["count"])
 
     def _request(self, role: str, message: dict, buffers: list, on_callback=None) -> tuple[dict, list]:
         """One request to the current worker; a hang or a crash is charged to `role` (later calls fail at once)."""
@@ -374,6 +380,17 @@ class Submission:
         if "error" in reply and message["op"] not in ("call", "run", "count"):
             raise StudentCodeError(reply["error"], cause=reply.get("cause") or "raised")
         return reply, reply_buffers
+
+    @contextlib.contextmanager
+    def _reading(self, role: str) -> Iterator[None]:
+        """Reading a worker's reply: one that is not what the protocol promises ends that worker."""
+        try:
+            yield
+        except (protocol.ProtocolError, LookupError, TypeError, ValueError) as problem:
+            if self._worker is not None:
+                self._worker.kill(f"it sent something that is not a valid reply ({problem})")
+            raise StudentCodeError(f"`{self.name_of(role)}` returned something the grader cannot read ({problem}).",
+                                   "bad_output") from None
 
     def _running_line(self, frames: list) -> str:
         """", while running backprop.py line 12: `while True:`": the submission's innermost line in the stack."""

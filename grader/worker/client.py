@@ -191,7 +191,7 @@ class WorkerProcess:
         except (EOFError, OSError):
             self.kill("the process ended")
             raise WorkerDied(self.dead) from None
-        except (protocol.ProtocolError, ValueError, KeyError, TypeError) as error:  # a corrupted channel
+        except (protocol.ProtocolError, ValueError, LookupError, TypeError) as error:  # a corrupted channel
             self.kill(f"it sent something that is not a valid reply ({error})")
             raise WorkerDied(self.dead) from None
 
@@ -242,10 +242,11 @@ class WorkerProcess:
         self.output.cut(start)  # the stack is the grader's business, not part of what the code printed
         return [(m.group(1), int(m.group(2))) for m in re.finditer(r'File "([^"]+)", line (\d+)', dump)][::-1]
 
-    def kill(self, why: str) -> None:
-        """SIGKILL the worker and everything it started; `dead` says why it is gone."""
+    def kill(self, why: str, all_of_user: bool = False) -> None:
+        """SIGKILL the worker and everything it started (all_of_user: every process of the run-as user too, once
+        no other worker of the run is alive); `dead` says why it is gone."""
         self.dead = self.dead or why
-        processes.kill_tree(self.pid, None, _LIVE.copy, self.run_as.uid if self.run_as else None)
+        processes.kill_tree(self.pid, None, _LIVE.copy, self.run_as.uid if self.run_as and all_of_user else None)
         _close(self.channel)
         self.output.finish()
 
