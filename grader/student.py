@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
@@ -134,7 +135,10 @@ class Submission:
         self.warnings: list = []  # warnings raised by the last call, as strings
         self.verdicts: dict = {}  # results several grading tests share, by key
         self.broken: dict = {}  # role -> (feedback, cause): its calls fail at once (it hung or killed its worker)
-        self.output_log: list = []  # (label, text) of what the submission printed, per worker
+        self.output_log: list = []  # what the submission printed, per worker
+        #: Seconds spent: waiting for requests, in the student's code (as the worker reports it), in the grader's
+        #: functions called back, and starting workers while grading waited (benchmarks/worker_overhead.py).
+        self.stats = {"requests": 0, "request": 0.0, "student": 0.0, "callbacks": 0.0, "startup": 0.0}
         self._owner: Optional[str] = None  # the fresh-worker test group the current worker belongs to
         self._spare: Optional[threading.Thread] = None
         self._spare_worker: Optional[client.WorkerProcess] = None
@@ -148,6 +152,14 @@ class Submission:
     # ------------------------------------------------------------------------------------------- the workers
     def _start(self) -> Optional[client.WorkerProcess]:
         """A new worker with the submission imported, or None (load_error says why)."""
+        started = time.perf_counter()
+        try:
+            return self._start_worker()
+        finally:
+            if threading.current_thread() is threading.main_thread():  # a spare is made while grading goes on
+                self.stats["startup"] += time.perf_counter() - started
+
+    def _start_worker(self) -> Optional[client.WorkerProcess]:
         try:
             worker = client.WorkerProcess(self.limits.output_bytes, self.run_as, self.limits.startup_seconds,
                                           self.limits.file_bytes)
@@ -207,7 +219,9 @@ class Submission:
     def _take_spare(self) -> Optional[client.WorkerProcess]:
         if self._spare is None:
             return self._start()
+        started = time.perf_counter()
         self._spare.join()
+        self.stats["startup"] += time.perf_counter() - started
         worker, self._spare, self._spare_worker = self._spare_worker, None, None
         return worker if worker is not None and not worker.dead else self._start()
 
@@ -294,11 +308,14 @@ class Submission:
         def on_callback(request: dict, buffers: list) -> tuple[dict, list]:
             decoder = protocol.Decoder(buffers, identity=lambda k, array: _mirror_array(own_arrays, k, array))
             call_args, kwargs = decoder.decode(request["args"])
+            started = time.perf_counter()
             try:
                 value = functions[request["id"]](*call_args, **kwargs)
             except Exception as error:  # noqa: BLE001 - the grader's function raised: the student's code sees it
                 raised.append(error)
                 return {"raise": len(raised) - 1, "type": type(error).__name__, "message": str(error)[:500]}, []
+            finally:
+                self.stats["callbacks"] += time.perf_counter() - started
             out = protocol.Encoder()
             return {"result": out.encode(value)}, out.buffers
 
@@ -332,7 +349,7 @@ class Submission:
         return result
 
     def stash(self, role: str, args: tuple) -> int:
-        """Send arguments ahead of a `run_stashed` or `count_lines`, so that sending them is not measured."""
+        """Send arguments ahead of a `run_stashed`, so that sending them is not part of what is timed."""
         encoder = protocol.Encoder()
         tree = encoder.encode(list(args))
         reply, _ = self._request(role, {"op": "stash", "args": tree}, encoder.buffers)
@@ -347,8 +364,10 @@ class Submission:
 
     def count_lines(self, role: str, args: tuple, skip: tuple = ()) -> int:
         """Python line events of one call of `role` (not counting inside the roles in `skip`)."""
-        handle = self.stash(role, args)
-        reply, _ = self._request(role, {"op": "count", "role": role, "handle": handle, "skip": list(skip)}, [])
+        encoder = protocol.Encoder()
+        tree = encoder.encode(list(args))
+        reply, _ = self._request(role, {"op": "count", "role": role, "args": tree, "skip": list(skip)},
+                                 encoder.buffers)
         if "tampered" in reply:
             raise Tampered(str(reply["tampered"]))
         if "error" in reply:
@@ -361,8 +380,13 @@ class Submission:
         self._require(role)
         worker = self._current()
         name = self.name_of(role)
+        started = time.perf_counter()
         try:
             reply, reply_buffers = worker.request(message, buffers, self.limits.call_seconds, on_callback)
+            self.stats["requests"] += 1
+            self.stats["request"] += time.perf_counter() - started
+            seconds = reply.get("seconds")
+            self.stats["student"] += seconds if isinstance(seconds, float) else 0.0
         except client.WorkerTimeout:
             self.broken[role] = (f"`{name}` did not return within {self.limits.call_seconds:g} s (the time limit "
                                  f"per call){self._running_line(worker.where)}: an infinite loop, or something "
@@ -429,10 +453,14 @@ def _copy_into(source: SubmissionSource, sandbox: Path, run_as: Optional[client.
 MAX_COPIED_FILE = 10 * 2**20
 
 
-def _mirror_array(own: list, k: Any, array: Any) -> Any:
-    """The caller's own array number k, updated to the worker's copy's values (identity kept for the callback)."""
-    if type(k) is int and 0 <= k < len(own) and own[k].shape == array.shape and own[k].dtype == array.dtype \
-            and own[k].flags.writeable:
+def _mirror_array(own: list, k: Any, array: Optional[np.ndarray]) -> Any:
+    """The caller's own array number k, updated to the worker's copy's values (None: unchanged since last sent),
+    so that a function called back gets the caller's own object, as it would in one process."""
+    if type(k) is not int or not 0 <= k < len(own):
+        raise protocol.ProtocolError("an unknown argument")
+    if array is None:
+        return own[k]
+    if own[k].shape == array.shape and own[k].dtype == array.dtype and own[k].flags.writeable:
         np.copyto(own[k], array)
         return own[k]
     return array

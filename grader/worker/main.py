@@ -22,11 +22,12 @@ import re
 import signal
 import socket
 import sys
+import time
 import traceback
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -67,6 +68,7 @@ class Worker:
         self.call_token = 0  # grader functions handed to a call work while call_token is unchanged
         self.identities: dict = {}
         self.called_back = False
+        self.student_seconds = self.waited = 0.0  # time in the student's code during the current request
 
     # ---------------------------------------------------------------------------------------------- transport
     def send(self, message: dict, buffers: list = ()) -> None:
@@ -88,10 +90,13 @@ class Worker:
             if handler is None:
                 self.send({"protocol_error": f"unknown request {request.get('op')!r}"})
                 continue
+            self.student_seconds = 0.0
             try:
-                self.send(*handler(request, buffers))
+                reply, reply_buffers = handler(request, buffers)
             except StudentCodeError as error:
-                self.send({"error": error.result.feedback, "cause": error.result.cause})
+                reply, reply_buffers = {"error": error.result.feedback, "cause": error.result.cause}, []
+            reply["seconds"] = self.student_seconds  # for the overhead benchmark only: never a score
+            self.send(reply, reply_buffers)
 
     # -------------------------------------------------------------------------------------------------- load
     def setup(self, request: dict, buffers: list) -> tuple[dict, list]:
@@ -193,8 +198,8 @@ class Worker:
         self.called_back = False
         args = protocol.Decoder(buffers, callback=self._stand_in).decode(request["args"])
         arrays = list(protocol.walk_arrays(args))
-        self.identities = {id(a): k for k, a in enumerate(arrays)}
         before = [(a, a.copy()) for a in arrays]
+        self.identities = {id(a): [k, a, copy] for k, (a, copy) in enumerate(before)}  # copy: as last sent
         shape = _structure(args)
         caught: list = []
         reply: dict = {}
@@ -227,6 +232,7 @@ class Worker:
         """thunk(), with the student's trouble turned into a StudentCodeError naming it and where it happened
         (a grader function's exception and a measurement's Tampered pass through)."""
         name = self.entry_points.get(role, role)
+        start, self.waited = time.perf_counter(), 0.0
         with warnings.catch_warnings(record=True) as recorded, \
                 np.errstate(divide="warn", over="warn", invalid="warn", under="ignore"):
             warnings.simplefilter("always")
@@ -249,6 +255,7 @@ class Worker:
                 raise StudentCodeError(f"`{name}` raised {self._describe(error)}", cause="raised") from None
             finally:
                 caught.extend(f"{w.category.__name__}: {w.message}" for w in recorded)
+                self.student_seconds = time.perf_counter() - start - self.waited
 
     def _describe(self, error: BaseException) -> str:
         text = _describe_exception(error, self.folder)
@@ -261,19 +268,32 @@ class Worker:
         def grader_function(*args: Any, **kwargs: Any) -> Any:
             if self.call_token != token:
                 raise RuntimeError("this function was handed to your code for one call only; it no longer works")
-            encoder = protocol.Encoder(describe_others=True, identities=self.identities)
+            encoder = protocol.Encoder(describe_others=True, identity=self._identity)
             tree = encoder.encode([list(args), kwargs])
             self.called_back = True
+            asked = time.perf_counter()
             self.send({"op": "callback", "id": callback_id, "args": tree}, encoder.buffers)
             reply, buffers = protocol.read_message(self.read_exactly)
+            self.waited += time.perf_counter() - asked
             if "raise" in reply:
                 raise _grader_exception(reply["type"])(reply["message"], reply["raise"])
             return protocol.Decoder(buffers).decode(reply["result"])
         return grader_function
 
+    def _identity(self, array: np.ndarray) -> Optional[tuple]:
+        """(k, changed since last sent) for the k-th array of the current call's arguments, else None."""
+        known = self.identities.get(id(array))
+        if known is None or known[1] is not array:
+            return None
+        k, _, last = known
+        if _same(array, last):
+            return k, False
+        known[2] = array.copy()
+        return k, True
+
     # ----------------------------------------------------------------------------------- timing and counting
     def stash(self, request: dict, buffers: list) -> tuple[dict, list]:
-        """Keep arguments for a later `run` or `count`, so that sending them is not part of what is measured."""
+        """Keep arguments for a later `run`, so that sending them is not part of what is timed."""
         if len(self.stashes) >= MAX_STASHES:
             self.stashes.pop(next(iter(self.stashes)))
         self.next_stash += 1
@@ -287,10 +307,10 @@ class Worker:
         return {"ok": True}, []
 
     def count(self, request: dict, buffers: list) -> tuple[dict, list]:
-        """Line events of one call on stashed arguments; with skip_own, not counting inside the student's forward
-        and softmax_cross_entropy (judged on their own)."""
+        """Line events of one call on the arguments sent (decoded before counting starts), not counting inside the
+        roles in `skip` (the student's forward and softmax_cross_entropy, judged on their own)."""
         role = request["role"]
-        function, args = self._function(role), self.stashes.pop(request["handle"])
+        function, args = self._function(role), protocol.Decoder(buffers).decode(request["args"])
         skip = set()
         for other in request.get("skip", ()):
             code = getattr(self._attribute(other), "__code__", None) if self._has(other) else None

@@ -10,7 +10,8 @@ Values are tagged JSON so that their types survive exactly (a tuple stays a tupl
     {"l": [...]} list   {"t": [...]} tuple      {"d": [[key, value], ...]} dict
     {"o": [type name, repr]}                    an object that stays in the worker, described
     {"f": callback id}                          a grader function the worker may call back during one call
-    {"r": [k, array]}                           the k-th array among the current call's arguments (identity)
+    {"r": [k, array]}                           the k-th array among the current call's arguments (identity),
+                                                with its values, or null when unchanged since last sent
 Plain JSON scalars stand for themselves (floats round-trip exactly; NaN and infinities are allowed).
 
 Both processes import this module; it imports only the standard library and NumPy.
@@ -73,12 +74,13 @@ def walk_arrays(value: Any, depth: int = 0) -> Iterator[np.ndarray]:
 class Encoder:
     """Turns a value into (tree, buffers), `buffers` filled as it goes. describe_others: send what is not data as
     an Opaque description (worker side; else it is refused); `callback(function) -> id` registers grader
-    functions (grader side); `identities` maps id(array) -> k for the arrays of the current call's arguments."""
+    functions (grader side); `identity(array) -> (k, changed) or None` tells the arrays of the current call's
+    arguments (the k-th, and whether its values changed since they were last sent)."""
 
     def __init__(self, describe_others: bool = False, callback: Optional[Callable[[Any], int]] = None,
-                 identities: Optional[dict] = None):
+                 identity: Optional[Callable[[np.ndarray], Optional[tuple]]] = None):
         self.buffers: list[bytes] = []
-        self._describe_others, self._callback, self._identities = describe_others, callback, identities or {}
+        self._describe_others, self._callback, self._identity = describe_others, callback, identity
 
     def encode(self, value: Any, depth: int = 0) -> Any:
         if depth > MAX_DEPTH:
@@ -89,9 +91,11 @@ class Encoder:
         if kind is np.ndarray:
             if value.dtype.kind not in _NUMERIC_KINDS or value.dtype.fields is not None:
                 return self._other(value, f"an array of dtype {value.dtype}")
-            array = self._array(value)
-            k = self._identities.get(id(value))
-            return {"r": [k, array]} if k is not None else array
+            known = self._identity(value) if self._identity is not None else None
+            if known is not None:
+                k, changed = known
+                return {"r": [k, self._array(value) if changed else None]}
+            return self._array(value)
         if isinstance(value, np.generic) and kind.__module__ == "numpy" and value.dtype.kind in _NUMERIC_KINDS:
             self.buffers.append(np.asarray(value).tobytes())
             return {"s": [len(self.buffers) - 1, value.dtype.str]}
@@ -130,7 +134,7 @@ def _type_name(value: Any) -> str:
 
 class Decoder:
     """Turns (tree, buffers) back into a value. `callback(id)` builds the worker's stand-in for a grader function;
-    `identity(k, array)` maps an {"r": ...} array to the receiver's own object."""
+    `identity(k, array or None)` maps an {"r": ...} array to the receiver's own object (None: unchanged)."""
 
     def __init__(self, buffers: list, callback: Optional[Callable[[int], Any]] = None,
                  identity: Optional[Callable[[int, np.ndarray], Any]] = None):
@@ -148,8 +152,10 @@ class Decoder:
             return self._array(body)
         if tag == "r":
             k, array = body
-            value = self._array(array["a"])
-            return self._identity(k, value) if self._identity is not None else value
+            value = self._array(array["a"]) if array is not None else None
+            if self._identity is None:
+                raise ProtocolError("an argument's identity outside a call")
+            return self._identity(k, value)
         if tag == "s":
             index, dtype = body
             return np.frombuffer(self._buffer(index), dtype=_numeric_dtype(dtype))[0]
