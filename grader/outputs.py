@@ -12,11 +12,14 @@ from typing import Any
 import numpy as np
 
 from grader.results import StudentCodeError
+from grader.worker.protocol import Opaque
 
 
 def _type_name(value: Any) -> str:
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape}"
+    if isinstance(value, Opaque):  # what the worker could only describe
+        return f"a {value.type_name}"
     return f"a {type(value).__name__}"
 
 

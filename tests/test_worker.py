@@ -1,0 +1,200 @@
+"""The worker process that runs student code: the data-only protocol, the stand-ins for grader functions, fresh
+workers, limits, and the mirroring of in-place edits. Through grader.student.Submission, as the checks use it."""
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+
+from conftest import SUBMISSIONS
+from grader import outputs
+from grader.results import StudentCodeError
+from grader.worker import protocol
+
+CORRECT = (SUBMISSIONS / "student_correct.py").read_text()
+
+
+def round_trip(value, callback=None):
+    encoder = protocol.Encoder(callback=callback)
+    tree = encoder.encode(value)
+    message, buffers = protocol.read_message(_reader(protocol.frame({"value": tree}, encoder.buffers)))
+    return protocol.Decoder(buffers).decode(message["value"])
+
+
+def _reader(data: bytes):
+    view = memoryview(data)
+
+    def read_exactly(size: int) -> bytearray:
+        nonlocal view
+        if len(view) < size:
+            raise EOFError
+        chunk, view = bytearray(view[:size]), view[size:]
+        return chunk
+    return read_exactly
+
+
+def test_data_crosses_exactly():
+    value = {"W1": np.arange(6.0).reshape(2, 3), 3: (1, 2.5, None, True, "s"), (1, 2): [np.float32(1.5)],
+             "nan": float("nan"), "f32": np.ones(2, np.float32), "i": np.array([1, 2]), "empty": np.zeros((0, 3)),
+             "scalar": np.int64(7), "0d": np.array(2.0)}
+    back = round_trip(value)
+    assert list(back) == list(value) and type(back[3]) is tuple and type(back[(1, 2)]) is list
+    for key in ("W1", "f32", "i", "empty", "0d"):
+        assert type(back[key]) is np.ndarray and back[key].dtype == value[key].dtype
+        np.testing.assert_array_equal(back[key], value[key])
+        assert back[key].flags.writeable
+    assert type(back[(1, 2)][0]) is np.float32 and type(back["scalar"]) is np.int64
+    assert np.isnan(back["nan"])
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix, on purpose
+def test_what_is_not_data_is_refused_or_only_described():
+    class AlwaysEqual:
+        def __eq__(self, other):
+            return True
+
+    for value in (AlwaysEqual(), np.array([object()]), np.ma.masked_array([1.0]), np.matrix([[1.0]])):
+        with pytest.raises(protocol.ProtocolError):
+            protocol.Encoder().encode(value)  # the grader never sends such things
+        described = round_trip_described(value)
+        assert isinstance(described, protocol.Opaque) and described.type_name == type(value).__name__
+    with pytest.raises(StudentCodeError, match="must be a NumPy array, got a AlwaysEqual"):
+        outputs.float64_array(round_trip_described(AlwaysEqual()), "the scores", (1,))
+
+
+def round_trip_described(value):
+    encoder = protocol.Encoder(describe_others=True)
+    return protocol.Decoder(encoder.buffers).decode(encoder.encode(value))
+
+
+@pytest.mark.parametrize("tree, buffers", [
+    ({"a": [0, "|O", [1]]}, [bytearray(8)]),           # object dtype: could run code when read
+    ({"a": [0, "<f8", [2]]}, [bytearray(8)]),          # size does not match the shape
+    ({"a": [1, "<f8", [1]]}, [bytearray(8)]),          # no such buffer
+    ({"a": [0, "V8", [1]]}, [bytearray(8)]),           # not numeric
+    ({"x": 1}, []),                                    # unknown tag
+    ({"f": 1}, []),                                    # a function where none may be
+    ({"r": [0, None]}, []),                            # an argument reference outside a call
+])
+def test_malformed_values_are_refused(tree, buffers):
+    with pytest.raises(protocol.ProtocolError):
+        protocol.Decoder(buffers).decode(tree)
+
+
+def test_too_deep_nesting_is_refused():
+    tree = 1
+    for _ in range(protocol.MAX_DEPTH + 2):
+        tree = {"l": [tree]}
+    with pytest.raises(protocol.ProtocolError, match="nested too deeply"):
+        protocol.Decoder([]).decode(tree)
+
+
+# ------------------------------------------------------------------------------------------------ submissions
+KEEPER = CORRECT + textwrap.dedent('''
+    _kept = []
+    _grad_check = grad_check
+
+    def grad_check(backward_fn, X, y, params, reg=0.0, eps=1e-5):
+        _kept.append(backward_fn)           # keep the grader's function for later
+        return _grad_check(backward_fn, X, y, params, reg, eps)
+
+    def backward(X, y, params, reg=0.0):
+        if not _kept:
+            raise NotImplementedError
+        return _kept[-1](X, y, params, reg)  # ... and use it as my own backward
+    ''')
+
+
+def test_a_grader_function_works_only_during_the_call_that_received_it(submission_from):
+    student = submission_from(KEEPER)
+    X, y, params = _problem()
+
+    def secret_backward(X, y, params, reg=0.0):
+        return 0.0, {k: np.zeros_like(v) for k, v in params.items()}
+
+    assert set(student.call("grad_check", secret_backward, X, y, params, 0.0, 1e-5)) >= {"W1", "b1", "W2", "b2"}
+    with pytest.raises(StudentCodeError, match="raised RuntimeError: this function was handed to your code for one "
+                                               "call only; it no longer works"):
+        student.call("backward", X, y, params, 0.0)
+
+
+def test_each_fresh_group_gets_a_worker_of_its_own(submission_from):
+    student = submission_from(KEEPER)
+    X, y, params = _problem()
+    student.enter("part3.grad_check")
+    student.call("grad_check", lambda *a, **k: (0.0, {n: np.zeros_like(v) for n, v in params.items()}),
+                 X, y, params, 0.0, 1e-5)
+    student.enter(None)  # the next item: a new worker, nothing kept from the last one
+    with pytest.raises(StudentCodeError, match="not implemented yet") as error:
+        student.call("backward", X, y, params, 0.0)
+    assert error.value.result.cause == "not_implemented"
+
+
+def test_the_submission_may_not_import_the_grader_or_the_reference(submission_from):
+    for line in ("import grader", "from grader import compare", "import reference.backprop"):
+        student = submission_from(line + "\n" + CORRECT)
+        assert "may not import the grader's or the reference's modules" in student.load_error
+        assert student.load_cause == "import_failed"
+
+
+def test_edits_of_the_arguments_are_mirrored_and_charged(submission_from):
+    student = submission_from(CORRECT.replace('def forward(X, params):\n',
+                                              'def forward(X, params):\n    X *= 1.0000001\n'))
+    X, _, params = _problem()
+    original = X.copy()
+    with pytest.raises(StudentCodeError, match="`forward` modified its input `X` in place"):
+        student.call("forward", X, params)
+    assert not np.array_equal(X, original)  # the caller's own array shows the edit, as in one process
+    X = original.copy()
+    student.call("forward", X, params, guard=False)
+    student = submission_from(CORRECT.replace('def forward(X, params):\n',  # rebinds the caller's dict entry
+                                              'def forward(X, params):\n    params["W1"] = params["W1"] + 1.0\n'))
+    with pytest.raises(StudentCodeError, match=r"modified its input `params\['W1'\]`"):
+        student.call("forward", original.copy(), params)
+
+
+def test_a_hang_is_bounded_named_and_charged_to_its_function_only(submission_from):
+    student = submission_from(CORRECT.replace("def rel_error(a, b):\n", "def rel_error(a, b):\n    while True:\n"
+                                                                        "        pass\n"))
+    student.limits = type(student.limits)(call_seconds=1.0)
+    with pytest.raises(StudentCodeError, match=r"`rel_error` did not return within 1 s \(the time limit per call\), "
+                                               r"while running backprop.py line \d+: `(while True:|pass)`") as error:
+        student.call("rel_error", 1.0, 2.0)
+    assert error.value.result.cause == "timeout"
+    with pytest.raises(StudentCodeError, match="did not return within 1 s"):
+        student.call("rel_error", 1.0, 2.0)  # at once: the function is known to hang
+    assert student.call("shapes", 2, 3, 4, 5)["X"] == (2, 3)  # a new worker for the others
+
+
+def test_a_function_that_ends_its_process_is_named(submission_from):
+    exits = "def rel_error(a, b):\n    import os\n    getattr(os, '_ex' + 'it')(3)\n"
+    student = submission_from(CORRECT.replace("def rel_error(a, b):\n", exits))
+    with pytest.raises(StudentCodeError, match="running `rel_error` ended the process that runs your code") as error:
+        student.call("rel_error", 1.0, 2.0)
+    assert error.value.result.cause == "worker_died"
+    assert student.call("shapes", 2, 3, 4, 5)["X"] == (2, 3)
+
+
+def test_what_the_code_prints_is_captured_per_test(submission_from):
+    student = submission_from("print('importing')\n" + CORRECT.replace(
+        "def rel_error(a, b):\n", "def rel_error(a, b):\n    print('debug:', a, b)\n"))
+    student.call("rel_error", 1.0, 2.0)
+    assert student.printed() == "importing\ndebug: 1.0 2.0\n"
+    assert student.printed() == ""
+    student.close()
+    assert "debug: 1.0 2.0" in "".join(student.output_log)
+
+
+def test_the_cache_stays_in_the_worker(submission_from):
+    student = submission_from(CORRECT)
+    X, _, params = _problem()
+    scores, cache = student.call("forward", X, params, keep=(1,))
+    assert scores.shape == (4, 3) and isinstance(cache, protocol.Opaque)
+
+
+def _problem():
+    rng = np.random.default_rng(0)
+    params = {"W1": rng.normal(size=(5, 6)), "b1": rng.normal(size=6), "W2": rng.normal(size=(6, 3)),
+              "b2": rng.normal(size=3)}
+    return rng.normal(size=(4, 5)), np.array([0, 1, 2, 1]), params
