@@ -63,6 +63,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--grade-no-timing", action="store_true",
                     help="skip the timing part of part2.vectorized (the line count still runs): for the grader's "
                          "own tests, which must not depend on the machine's speed")
+    group.addoption("--grade-run-as", metavar="USER",
+                    help="run the submission's code as this unprivileged user (when the grader is root)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
