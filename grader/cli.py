@@ -1,5 +1,5 @@
-"""Command line: `backprop-grader grade SUBMISSION ...` and `backprop-grader batch DIR --out FOLDER ...` (also
-`python -m grader ...`).
+"""Command line: `backprop-grader grade SUBMISSION ...`, `batch DIR --out FOLDER ...`, `gradescope [--root DIR]` (the
+Gradescope container's entry), `package -o autograder.zip` and `kit -o FOLDER` (also `python -m grader ...`).
 
 `grade` runs the grading tests through pytest in a child process (one process per submission: a fresh interpreter,
 no module caching between submissions, and a crash or hang of the run cannot take the CLI down), bounded by the
@@ -11,6 +11,7 @@ written); 2 a usage or rubric error.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import signal
@@ -41,8 +42,12 @@ CHILD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREA
              "PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 
 
+class UsageError(Exception):
+    """A command line that cannot run (exit code 2), e.g. an unknown --run-as user."""
+
+
 def _grading_options(command: argparse.ArgumentParser) -> None:
-    """The options `grade` and `batch` share: the rubric and its limits."""
+    """The options `grade`, `batch` and `gradescope` share: the rubric, its limits, and the user code runs as."""
     command.add_argument("--rubric", type=Path, help="rubric YAML (default: the bundled rubrics/backprop.yaml)")
     command.add_argument("--timeout", type=float, metavar="S", help="override the rubric's seconds per grading test")
     command.add_argument("--import-timeout", type=float, metavar="S", help="override the rubric's import limit")
@@ -52,6 +57,8 @@ def _grading_options(command: argparse.ArgumentParser) -> None:
                          help="override the rubric's limit for grading one submission")
     command.add_argument("--no-timing", action="store_true", help="skip the timing part of part2.vectorized (for "
                                                                    "tests that must not depend on the machine's speed)")
+    command.add_argument("--run-as", metavar="USER", help="run the submission's code as this unprivileged user "
+                                                          "(when the grader runs as root)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,69 +78,160 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--out", type=Path, required=True, metavar="FOLDER", help="where the gradebook goes")
     batch.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once")
     _grading_options(batch)
+    gradescope = commands.add_parser("gradescope", help="the Gradescope container's entry: grade ROOT/submission "
+                                                        "into ROOT/results/results.json")
+    gradescope.add_argument("--root", type=Path, default=Path("/autograder"), metavar="DIR",
+                            help="the autograder folder (default: /autograder)")
+    _grading_options(gradescope)
+    package = commands.add_parser("package", help="build the autograder.zip Gradescope expects")
+    package.add_argument("--rubric", type=Path, help="rubric YAML bundled in the zip (default: rubrics/backprop.yaml)")
+    package.add_argument("-o", "--output", type=Path, required=True, metavar="ZIP", help="the zip to write")
+    kit = commands.add_parser("kit", help="build the student kit: template, public checks, sample values")
+    kit.add_argument("--rubric", type=Path, help="rubric the kit's is derived from (default: rubrics/backprop.yaml)")
+    kit.add_argument("-o", "--output", type=Path, required=True, metavar="FOLDER", help="the kit folder to write")
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command not in ("grade", "batch"):
+    if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    if args.command == "gradescope":
+        from grader.gradescope import run_gradescope
+        return run_gradescope(args)
     try:
-        rubric = load_rubric(find_rubric(args.rubric) if args.rubric else default_rubric_path())
-        rubric = rubric.with_time_limits(test=args.timeout, total=args.total_timeout,
-                                         call=args.call_timeout, **{"import": args.import_timeout})
+        rubric = load_rubric_option(args)
+        if args.command == "package":
+            return _package(args, rubric)
+        if args.command == "kit":
+            return _kit(args, rubric)
+        check_run_as(args.run_as)
         if args.command == "batch":
             if not args.folder.is_dir():
                 raise student.SubmissionNotFound(f"{args.folder}: not a folder")
             return _batch(args, rubric)
         source = student.locate(args.submission, rubric.submission)
-    except (RubricError, student.SubmissionNotFound) as error:
+    except (RubricError, student.SubmissionNotFound, UsageError) as error:
         print(f"backprop-grader: {error}", file=sys.stderr)
         return 2
-    if rubric.salt.startswith("change-me"):
-        print(f"backprop-grader: warning: {rubric.path} still has the default salt; set a private one so that "
-              f"inputs cannot be precomputed", file=sys.stderr)
-    seed = derive_seed(source.files, rubric.salt) if args.seed is None else args.seed
-    started = time.monotonic()
-    report, log = run_grading(source, rubric, seed, timed=not args.no_timing)
-    elapsed = time.monotonic() - started
+    warn_default_salt(rubric)
+    report, log, elapsed = grade_source(source, rubric, args)
     if args.verbose:
         print(log)
     print(format_table(report))
     if args.json:
         write_json(report, args.json)
     if args.gradescope:
-        write_gradescope(report, args.gradescope, {item.id: item.visibility for item in rubric.items}, elapsed)
+        write_gradescope(report, args.gradescope, rubric.visibility(), elapsed)
     return 1 if report.error else 0
+
+
+def load_rubric_option(args: argparse.Namespace) -> Rubric:
+    """The rubric named by --rubric (a file or a bundled rubric's name; default rubrics/backprop.yaml), with the
+    command line's time limits applied. Raises RubricError."""
+    rubric = load_rubric(find_rubric(args.rubric) if args.rubric else default_rubric_path())
+    return rubric.with_time_limits(test=getattr(args, "timeout", None), total=getattr(args, "total_timeout", None),
+                                   call=getattr(args, "call_timeout", None),
+                                   **{"import": getattr(args, "import_timeout", None)})
+
+
+def check_run_as(user: Optional[str]) -> None:
+    """Raise UsageError unless --run-as is absent or names a user of this system: better a clear refusal now than
+    a grading process that cannot drop its privileges."""
+    if user is None:
+        return
+    try:
+        import pwd
+    except ImportError:
+        raise UsageError("--run-as is not supported on this system (it has no POSIX user database)") from None
+    try:
+        pwd.getpwnam(user)
+    except KeyError:
+        raise UsageError(f"--run-as {user}: no such user on this system") from None
+
+
+def warn_default_salt(rubric: Rubric) -> None:
+    """Warn on stderr when the rubric still has the bundled placeholder salt (its inputs are then public)."""
+    if rubric.salt.startswith("change-me"):
+        print(f"backprop-grader: warning: {rubric.path} still has the default salt; set a private one so that "
+              f"inputs cannot be precomputed", file=sys.stderr)
+
+
+def grade_source(source: student.SubmissionSource, rubric: Rubric,
+                 args: argparse.Namespace) -> tuple[Report, str, float]:
+    """Grade one located submission as the command line says (seed, timing, user); (report, log, seconds)."""
+    seed = getattr(args, "seed", None)
+    seed = derive_seed(source.files, rubric.salt) if seed is None else seed
+    started = time.monotonic()
+    report, log = run_grading(source, rubric, seed, timed=not args.no_timing, run_as=args.run_as)
+    return report, log, time.monotonic() - started
 
 
 def _batch(args: argparse.Namespace, rubric: Rubric) -> int:
     from grader.batch import run_batch
-    results = run_batch(args.folder, args.out, rubric, args.jobs, not args.no_timing, run_grading)
+    run = functools.partial(run_grading, run_as=args.run_as)
+    results = run_batch(args.folder, args.out, rubric, args.jobs, not args.no_timing, run)
     graded = sum(1 for _, reused in results.values() if not reused)
     print(f"{len(results)} submissions: {graded} graded, {len(results) - graded} kept from an earlier run. "
           f"Gradebook: {args.out / 'gradebook.csv'}; summary: {args.out / 'summary.md'}")
     return 0
 
 
-def run_grading(source: student.SubmissionSource, rubric: Rubric, seed: int, timed: bool = True) -> tuple[Report, str]:
-    """Grade in a child pytest process; (report, the tail of its output). Never raises for the submission's sake."""
+def _package(args: argparse.Namespace, rubric: Rubric) -> int:
+    from grader.package import SourceTreeMissing, build_package
+    warn_default_salt(rubric)
+    try:
+        names = build_package(rubric, args.output)
+    except SourceTreeMissing as error:
+        raise UsageError(str(error)) from None
+    print(f"{args.output}: {len(names)} files (setup.sh, run_autograder, {rubric.path.name} as rubric.yaml, the "
+          f"grader's source). Upload it as the assignment's autograder.")
+    return 0
+
+
+def _kit(args: argparse.Namespace, rubric: Rubric) -> int:
+    from grader.kit import build_kit
+    try:
+        kit_rubric = build_kit(rubric, args.output)
+    except ImportError as error:
+        raise UsageError(f"the kit's sample values come from the reference solution, which is not installed "
+                         f"({error})") from None
+    except (FileExistsError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    print(f"{args.output}: the student kit ({len(kit_rubric['items'])} public items). Students run `pytest` in it.")
+    return 0
+
+
+def pytest_command(source: student.SubmissionSource, rubric: Rubric, seed: int, work_dir: Path, timed: bool = True,
+                   run_as: Optional[str] = None) -> list[str]:
+    """The child pytest command line that grades `source`; it writes its JSON report to work_dir/report.json."""
+    limits = rubric.time_limits
+    command = [sys.executable, "-m", "pytest", "-p", "grader.plugin", "-p", "pytest_timeout",
+               "-p", "no:cacheprovider", "-q", "-rN", "-c", str(work_dir / "pytest.ini"), "--rootdir", str(work_dir),
+               "--confcutdir", str(GRADING_TESTS_DIR), "--submission", str(source.given),
+               "--rubric", str(rubric.path), "--seed", str(seed), "--grade-json", str(work_dir / "report.json"),
+               "--grade-timeout", str(limits["test"]), "--grade-import-timeout", str(limits["import"]),
+               "--grade-call-timeout", str(limits["call"])]
+    if not timed:
+        command.append("--grade-no-timing")
+    if run_as is not None:
+        command += ["--grade-run-as", run_as]
+    return command
+
+
+def run_grading(source: student.SubmissionSource, rubric: Rubric, seed: int, timed: bool = True,
+                run_as: Optional[str] = None) -> tuple[Report, str]:
+    """Grade in a child pytest process; (report, the tail of its output). Never raises for the submission's sake.
+    run_as: the user the submission's code runs as (the plugin's --grade-run-as), checked by check_run_as."""
     processes.become_subreaper()
     with tempfile.TemporaryDirectory(prefix="backprop-grader-") as work:
         work_dir = Path(work)
-        report_path, ini = work_dir / "report.json", work_dir / "pytest.ini"
-        ini.write_text("[pytest]\n")
+        report_path = work_dir / "report.json"
+        (work_dir / "pytest.ini").write_text("[pytest]\n")
         limits = rubric.time_limits
-        command = [sys.executable, "-m", "pytest", "-p", "grader.plugin", "-p", "pytest_timeout",
-                   "-p", "no:cacheprovider", "-q", "-rN", "-c", str(ini), "--rootdir", str(work_dir),
-                   "--confcutdir", str(GRADING_TESTS_DIR), "--submission", str(source.given),
-                   "--rubric", str(rubric.path), "--seed", str(seed), "--grade-json", str(report_path),
-                   "--grade-timeout", str(limits["test"]), "--grade-import-timeout", str(limits["import"]),
-                   "--grade-call-timeout", str(limits["call"])]
-        if not timed:
-            command.append("--grade-no-timing")
+        command = pytest_command(source, rubric, seed, work_dir, timed, run_as)
         env = {**os.environ, **CHILD_ENV,
                "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(grader.__file__).resolve().parent.parent),
                                                           os.environ.get("PYTHONPATH")]))}

@@ -44,3 +44,13 @@ def reference(request: pytest.FixtureRequest) -> ModuleType:
     if module is None:
         pytest.skip("the reference solution is not installed (items that need it are left out of a kit's rubric)")
     return module
+
+
+@pytest.fixture(scope="session")
+def sample_values(request: pytest.FixtureRequest) -> dict:
+    """The fixed sample problem and its expected values: sample_values.json beside the rubric (the student kit's)."""
+    from grader.checks import sample
+    path = _run(request).rubric.path.parent / sample.SAMPLE_FILE
+    if not path.is_file():
+        pytest.skip(f"no {sample.SAMPLE_FILE} beside the rubric (`backprop-grader kit` writes one into the kit)")
+    return sample.load_sample(path)

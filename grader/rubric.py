@@ -90,6 +90,10 @@ class Rubric:
         limits = {**self.time_limits, **{k: v for k, v in overrides.items() if v is not None}}
         return Rubric(**{**self.__dict__, "time_limits": limits})
 
+    def visibility(self) -> dict[str, str]:
+        """{item id: its Gradescope visibility}, for results.json."""
+        return {item.id: item.visibility for item in self.items}
+
     def item_of_test(self) -> dict[str, Item]:
         return {test: item for item in self.items for test in item.tests}
 

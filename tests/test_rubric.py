@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from conftest import REPO, run_cli
+from grader.kit import KIT_TESTS, SAMPLE_ITEM
 from grader.rubric import RubricError, available_tests, default_rubric_path, load_rubric
 
 DEFAULT = yaml.safe_load((REPO / "rubrics" / "backprop.yaml").read_text())
@@ -40,7 +41,7 @@ def test_default_rubric_is_valid_and_totals_100():
 
 def test_every_grading_test_is_used_by_the_default_rubric():
     used = {t for i in load_rubric(default_rubric_path()).items for t in i.tests}
-    kit_only = {"test_part2.py::test_vectorized"}  # the count without timing: for rubrics without the reference
+    kit_only = set(KIT_TESTS.values()) | set(SAMPLE_ITEM["tests"])  # for the kit's rubric, without the reference
     assert used == available_tests() - kit_only
 
 

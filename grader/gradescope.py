@@ -1,0 +1,72 @@
+"""`backprop-grader gradescope [--root DIR]`: the entry point inside Gradescope's autograder container.
+
+Gradescope puts the student's upload in DIR/submission (DIR is /autograder), runs run_autograder, and reads
+DIR/results/results.json. This command grades the upload as `grade` does and ALWAYS writes a valid results.json: a
+missing or empty upload, an upload without a .py file, a bad rubric or an unknown --run-as user give score 0 and an
+`output` saying what is wrong (every rubric item listed at 0 when the rubric loaded). Exit codes are `grade`'s: 0
+graded, 1 the grader itself failed, 2 nothing could run; results.json is written in every case.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+from grader import student
+from grader.cli import UsageError, check_run_as, grade_source, load_rubric_option, warn_default_salt
+from grader.report import Report, format_table, write_gradescope
+from grader.rubric import Rubric, RubricError
+from grader.scoring import failure_report
+
+#: Entries of an upload that are not the student's files (added by zip tools and file managers).
+IGNORED = ("__MACOSX",)
+
+
+def find_upload(folder: Path, filename: str) -> student.SubmissionSource:
+    """The submission in Gradescope's upload folder: the folder itself, or the single folder it holds when the
+    student uploaded a zipped folder. Raises SubmissionNotFound saying what is wrong."""
+    if not folder.is_dir():
+        raise student.SubmissionNotFound(f"nothing was uploaded ({folder} does not exist)")
+    entries = [path for path in folder.iterdir() if not path.name.startswith(".") and path.name not in IGNORED]
+    if not entries:
+        raise student.SubmissionNotFound("the upload is empty")
+    if len(entries) == 1 and entries[0].is_dir():
+        return find_upload(entries[0], filename)
+    return student.locate(folder, filename)
+
+
+def run_gradescope(args: argparse.Namespace) -> int:
+    """Grade args.root/submission into args.root/results/results.json; the exit code as `grade`'s."""
+    results = Path(args.root) / "results" / "results.json"
+    started = time.monotonic()
+    rubric: Optional[Rubric] = None
+    try:
+        rubric = load_rubric_option(args)
+        check_run_as(args.run_as)
+        source = find_upload(Path(args.root) / "submission", rubric.submission)
+    except student.SubmissionNotFound as error:
+        _write_failure(results, rubric, f"Your submission could not be graded: {error}. Upload "
+                                        f"{rubric.submission} (the file itself, or a zip holding it).", started)
+        print(f"backprop-grader: {error}", file=sys.stderr)
+        return 2
+    except (RubricError, UsageError) as error:
+        _write_failure(results, rubric, f"The autograder is misconfigured ({error}); please tell your instructor.",
+                       started)
+        print(f"backprop-grader: {error}", file=sys.stderr)
+        return 2
+    warn_default_salt(rubric)
+    report, log, elapsed = grade_source(source, rubric, args)
+    print(format_table(report))  # Gradescope keeps stdout for the instructor (stdout_visibility: hidden)
+    if report.error:
+        print(log)
+    write_gradescope(report, results, rubric.visibility(), elapsed)
+    return 1 if report.error else 0
+
+
+def _write_failure(path: Path, rubric: Optional[Rubric], message: str, started: float) -> None:
+    """results.json with score 0 and `message` as its output; every rubric item at 0 when there is a rubric."""
+    report = (failure_report(rubric, None, str(path.parent.parent / "submission"), message) if rubric else
+              Report(score=0.0, max_score=0.0, seed=None, error=message))
+    write_gradescope(report, path, rubric.visibility() if rubric else {}, time.monotonic() - started, message)

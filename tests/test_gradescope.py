@@ -1,0 +1,128 @@
+"""`backprop-grader gradescope`: grades an /autograder-shaped folder into results/results.json as Gradescope specifies,
+writes a valid results.json whatever is wrong, and `--run-as` is checked and passed on to the grading process."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from numbers import Number
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import FAST_LIMITS, REPO, SUBMISSIONS, mutate, run_cli
+from grader import cli, student
+from grader.rubric import load_rubric
+
+BASE = (SUBMISSIONS / "student_correct.py").read_text()
+VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
+UNKNOWN_USER = "no-such-user-backprop"
+
+
+def autograded_ids(rubric_path: Path) -> list[str]:
+    return [item.id for item in load_rubric(rubric_path).items if not item.manual]
+
+
+def check_results(path: Path, rubric_path: Path) -> dict:
+    """results.json as Gradescope specifies it: every autograded item a test, numbers are numbers, total = sum."""
+    results = json.loads(path.read_text())
+    assert set(results) == {"score", "execution_time", "output", "stdout_visibility", "tests"}
+    assert isinstance(results["score"], Number) and isinstance(results["execution_time"], Number)
+    assert isinstance(results["output"], str) and results["output"]
+    assert results["stdout_visibility"] in VISIBILITIES
+    tests = results["tests"]
+    assert [t["name"].split(":")[0] for t in tests] == autograded_ids(rubric_path)
+    assert [t["number"] for t in tests] == [str(n) for n in range(1, len(tests) + 1)]
+    for test in tests:
+        assert set(test) == {"name", "number", "score", "max_score", "status", "output", "visibility"}
+        assert isinstance(test["score"], Number) and isinstance(test["max_score"], Number)
+        assert not isinstance(test["score"], bool) and 0 <= test["score"] <= test["max_score"]
+        assert test["status"] in ("passed", "failed") and test["visibility"] in VISIBILITIES
+        assert isinstance(test["output"], str)
+    assert results["score"] == pytest.approx(sum(t["score"] for t in tests))
+    return results
+
+
+@pytest.fixture
+def rubric_path(tmp_path) -> Path:
+    """The default rubric with one item hidden until published (visibility comes from the rubric)."""
+    data = yaml.safe_load((REPO / "rubrics" / "backprop.yaml").read_text())
+    next(i for i in data["items"] if i["id"] == "part4.diagnose")["visibility"] = "after_published"
+    path = tmp_path / "rubric.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.xdist_group("gradescope")
+def test_gradescope_grades_the_upload_into_results_json(tmp_path, rubric_path):
+    root = tmp_path / "autograder"
+    upload = root / "submission" / "my_homework"  # a zipped folder, unpacked by Gradescope
+    upload.mkdir(parents=True)
+    (root / "submission" / "__MACOSX").mkdir()
+    (upload / "backprop.py").write_text(mutate(BASE, ("    dscores /= N\n", "")))
+    result = run_cli("gradescope", "--root", str(root), "--rubric", str(rubric_path), *FAST_LIMITS)
+    assert result.returncode == 0, result.stderr
+    results = check_results(root / "results" / "results.json", rubric_path)
+    assert results["score"] == 70 and results["output"].startswith("Total: 70 / 100")
+    assert results["stdout_visibility"] == "hidden"
+    by_id = {t["name"].split(":")[0]: t for t in results["tests"]}
+    assert by_id["part2.loss"]["status"] == "failed" and "1/N" in by_id["part2.loss"]["output"]
+    assert by_id["part1.shapes"]["status"] == "passed" and by_id["part1.shapes"]["score"] == 8
+    assert by_id["part4.diagnose"]["visibility"] == "after_published"
+    assert by_id["part2.forward"]["visibility"] == "visible"
+    assert "part2.loss" in result.stdout and "Total: 70 / 100" in result.stdout  # the table, for the instructor
+
+
+def _no_py(root: Path) -> None:
+    (root / "submission").mkdir(parents=True)
+    (root / "submission" / "notes.txt").write_text("forgot the code\n")
+
+
+@pytest.mark.parametrize("make, extra, words", [
+    pytest.param(lambda root: root.mkdir(), [], "nothing was uploaded", id="missing"),
+    pytest.param(lambda root: (root / "submission").mkdir(parents=True), [], "the upload is empty", id="empty"),
+    pytest.param(_no_py, [], "expected backprop.py (or exactly one .py file) in the folder, found no .py file",
+                 id="no-py-file"),
+    pytest.param(_no_py, ["--run-as", UNKNOWN_USER], f"--run-as {UNKNOWN_USER}: no such user", id="unknown-user"),
+])
+def test_gradescope_always_writes_valid_results(tmp_path, make, extra, words):
+    root = tmp_path / "autograder"
+    make(root)
+    result = run_cli("gradescope", "--root", str(root), *extra)
+    assert result.returncode == 2  # as `grade`: nothing could run
+    results = check_results(root / "results" / "results.json", REPO / "rubrics" / "backprop.yaml")
+    assert results["score"] == 0 and words in results["output"]
+    assert all(t["score"] == 0 and t["status"] == "failed" for t in results["tests"])
+    assert words in result.stderr
+
+
+def test_gradescope_with_a_broken_rubric_still_writes_results(tmp_path):
+    root = tmp_path / "autograder"
+    (root / "submission").mkdir(parents=True)
+    (root / "submission" / "backprop.py").write_text(BASE)
+    rubric = tmp_path / "rubric.yaml"
+    rubric.write_text("title: x\n")
+    result = run_cli("gradescope", "--root", str(root), "--rubric", str(rubric))
+    assert result.returncode == 2
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results["score"] == 0 and results["tests"] == []
+    assert "misconfigured" in results["output"] and "field 'submission': missing" in results["output"]
+
+
+def test_run_as_is_checked_and_passed_to_the_grading_process(tmp_path):
+    path = tmp_path / "backprop.py"
+    path.write_text(BASE)
+    for command in (["grade", str(path)], ["batch", str(tmp_path), "--out", str(tmp_path / "out")]):
+        result = run_cli(*command, "--run-as", UNKNOWN_USER)
+        assert result.returncode == 2 and f"--run-as {UNKNOWN_USER}: no such user on this system" in result.stderr
+    assert not (tmp_path / "out").exists()  # nothing ran
+    rubric = load_rubric(REPO / "rubrics" / "backprop.yaml")
+    source = student.locate(path, rubric.submission)
+    with_user = cli.pytest_command(source, rubric, 1, tmp_path, run_as="student")
+    assert with_user[with_user.index("--grade-run-as") + 1] == "student"
+    assert "--grade-run-as" not in cli.pytest_command(source, rubric, 1, tmp_path)
+    options = subprocess.run([sys.executable, "-m", "pytest", "-p", "grader.plugin", "--help"], cwd=REPO,
+                             capture_output=True, text=True, env={"PYTHONPATH": str(REPO),
+                                                                  "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    assert "--grade-run-as=USER" in options.stdout  # the grading process accepts what the CLI passes on

@@ -1,0 +1,161 @@
+"""`backprop-grader kit`: the student kit holds the template, the public checks and sample values, imports neither the
+reference nor the mutants, grades with plain `pytest` where the instructor's package is not importable, and none
+of its files earns the backward items under the instructor's rubric."""
+from __future__ import annotations
+
+import ast
+import csv
+import importlib.metadata
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import FAST_LIMITS, REPO, SUBMISSIONS, mutate, run_cli
+from grader.kit import kit_files
+from grader.rubric import load_rubric
+from reference import backprop as reference
+
+BASE = (SUBMISSIONS / "student_correct.py").read_text()
+KIT_ITEMS = ["part1.shapes", "part2.stability", "part2.backward_fd", "part2.regularization", "part2.vectorized",
+             "sample.values", "part3.numerical_gradient", "part3.perturbation", "part3.rel_error", "part4.diagnose",
+             "bonus.deep"]
+BACKWARD_ITEMS = ("part2.backward_reference", "part2.backward_fd")
+#: What a student needs installed to use the kit (and their dependencies): nothing of this project.
+STUDENT_PACKAGES = ("numpy", "pytest", "pluggy", "iniconfig", "packaging", "pygments", "pytest-timeout", "PyYAML")
+RUNNER = """import importlib.util, sys
+assert importlib.util.find_spec("reference") is None, "the reference solution is importable"
+import pytest
+code = pytest.console_main()
+print("grader used:", sys.modules["grader"].__file__)
+sys.exit(code)
+"""
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("kit") / "kit"
+    result = run_cli("kit", "-o", str(folder))
+    assert result.returncode == 0, result.stderr
+    return folder
+
+
+@pytest.fixture(scope="module")
+def student_site(tmp_path_factory) -> Path:
+    """A folder of links to the installed numpy, pytest, ... only: with `python -S` and it as PYTHONPATH, neither
+    site-packages (where this project may be installed) nor the repository is importable."""
+    site = tmp_path_factory.mktemp("site")
+    for name in STUDENT_PACKAGES:
+        dist = importlib.metadata.distribution(name)
+        for top in {file.parts[0] for file in dist.files if file.parts[0] != ".."}:
+            if not (site / top).exists() and Path(dist.locate_file(top)).exists():
+                (site / top).symlink_to(dist.locate_file(top))
+    return site
+
+
+def run_kit(kit: Path, site: Path, tmp_path: Path, code: str) -> tuple[subprocess.CompletedProcess, dict]:
+    """Plain `pytest` in the kit folder on a backprop.py holding `code`: (the run, its JSON report)."""
+    (kit / "backprop.py").write_text(code)
+    runner, report = tmp_path / "runner.py", tmp_path / "report.json"
+    runner.write_text(RUNNER)
+    report.unlink(missing_ok=True)
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(site), "PYTHONDONTWRITEBYTECODE": "1"}
+    result = subprocess.run([sys.executable, "-S", str(runner), "-p", "no:cacheprovider", "--grade-no-timing",
+                             "--grade-timeout=20", f"--grade-json={report}"], cwd=kit, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert f"grader used: {kit / 'grader' / '__init__.py'}" in result.stdout, result.stdout + result.stderr
+    return result, json.loads(report.read_text())
+
+
+def lost(report: dict) -> set:
+    return {item["id"] for item in report["items"] if item["score"] < item["max_score"]}
+
+
+@pytest.mark.xdist_group("kit")
+def test_kit_contents_and_imports(kit):
+    template = REPO / "student_template" / "backprop.py"
+    assert (kit / "backprop.py").read_text() == template.read_text()
+    for name in ("conftest.py", "pytest.ini", "README.md", "rubric.yaml", "sample_values.json"):
+        assert (kit / name).is_file(), name
+    assert [item.id for item in load_rubric(kit / "rubric.yaml").items] == KIT_ITEMS
+    names = {str(p.relative_to(kit)) for p in kit.rglob("*") if p.is_file()}
+    assert not any(n.startswith(("reference", "tests")) or n.endswith(("_reference.py", "mutants.py", "cli.py"))
+                   for n in names)
+    modules = {".".join(Path(n).with_suffix("").parts).removesuffix(".__init__") for n in names if n.endswith(".py")}
+    for path in kit.rglob("*.py"):  # no import of the reference or the mutants; every grader import is in the kit
+        for node in ast.walk(ast.parse(path.read_text())):
+            imported = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] + [f"{node.module}.{a.name}" for a in node.names] if isinstance(node, ast.ImportFrom) \
+                else []
+            for name in imported:
+                assert not name.startswith("reference") and "mutants" not in name and "_reference" not in name, \
+                    f"{path} imports {name}"
+                if name.startswith("grader"):
+                    assert name in modules or name.rpartition(".")[0] in modules, f"{path}: {name} is not in the kit"
+    again = run_cli("kit", "-o", str(kit))
+    assert again.returncode == 2 and "is not empty" in again.stderr  # a student's work is never overwritten
+    values = json.loads((kit / "sample_values.json").read_text())
+    X, y = np.array(values["X"]), np.array(values["y"])
+    params = {k: np.array(v) for k, v in values["params"].items()}
+    assert np.array_equal(reference.forward(X, params)[0], values["scores"])  # the reference's values, exactly
+    loss, grads = reference.backward(X, y, params, values["reg"])
+    assert loss == values["backward"]["loss"] and np.array_equal(grads["W1"], values["backward"]["grads"]["W1"])
+
+
+def test_kit_files_are_chosen_by_rule(tmp_path):
+    """A new module comes along; what needs the reference or the mutants stays out, also through other modules."""
+    package = tmp_path / "grader"
+    files = {"__init__.py": "", "mutants.py": "", "checks/__init__.py": "", "checks/part9.py": "import numpy\n",
+             "checks/part9_reference.py": "", "worker/__init__.py": "from . import run\n",
+             "worker/run.py": "from grader.checks import part9\n", "helper.py": "from grader import mutants\n",
+             "uses_helper.py": "def f():\n    from .helper import x\n", "solution.py": "import reference.backprop\n",
+             "__pycache__/x.pyc": ""}
+    for name, text in files.items():
+        (package / name).parent.mkdir(parents=True, exist_ok=True)
+        (package / name).write_text(text)
+    kept = {path.relative_to("grader").as_posix() for path in kit_files(package)}
+    assert kept == {"__init__.py", "checks/__init__.py", "checks/part9.py", "worker/__init__.py", "worker/run.py"}
+
+
+@pytest.mark.xdist_group("kit")
+def test_kit_grades_with_plain_pytest_without_the_reference(kit, student_site, tmp_path):
+    result, report = run_kit(kit, student_site, tmp_path, BASE)
+    assert [item["id"] for item in report["items"]] == KIT_ITEMS
+    assert lost(report) == {"bonus.deep"}, result.stdout  # student_correct.py does not attempt the bonus
+    assert "backprop-grader" in result.stdout and "Total: 74 / 74" in result.stdout  # the score table
+
+    buggy, report = run_kit(kit, student_site, tmp_path, mutate(BASE, ("    dscores /= N\n", "")))
+    assert lost(report) == {"part2.backward_fd", "sample.values", "bonus.deep"}, buggy.stdout
+    sample = next(item for item in report["items"] if item["id"] == "sample.values")
+    assert "`softmax_cross_entropy` differs from the expected values" in sample["feedback"]
+    assert "dscores[" in sample["feedback"] and "`backward` differs" in sample["feedback"]
+    assert "`forward`" not in sample["feedback"]
+
+
+@pytest.mark.xdist_group("kit-files")
+def test_no_kit_file_earns_the_backward_items(kit, tmp_path):
+    """Graded on the instructor's backward items, no file of the kit is a working backward pass. (The rubric keeps
+    only those two items, as they are: the others do not change their score, and leaving them out saves a third of
+    the time of 37 gradings.)"""
+    rubric = yaml.safe_load((REPO / "rubrics" / "backprop.yaml").read_text())
+    rubric["items"] = [item for item in rubric["items"] if item["id"] in BACKWARD_ITEMS]
+    (tmp_path / "rubric.yaml").write_text(yaml.safe_dump(rubric))
+    folder = tmp_path / "class"
+    folder.mkdir()
+    sources = sorted(kit.rglob("*.py"))
+    for path in sources:
+        (folder / ("kit-" + "-".join(path.relative_to(kit).parts))).write_text(path.read_text())
+    result = run_cli("batch", str(folder), "--out", str(tmp_path / "out"), "--jobs", "2", *FAST_LIMITS,
+                     "--rubric", str(tmp_path / "rubric.yaml"))
+    assert result.returncode == 0, result.stderr
+    with open(tmp_path / "out" / "gradebook.csv", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert len(rows) == len(sources) > 20
+    assert list(rows[0])[1:-1] == list(BACKWARD_ITEMS)
+    for row in rows:
+        assert row["part2.backward_reference"] == row["part2.backward_fd"] == "0", row["student"]

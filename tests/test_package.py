@@ -1,0 +1,106 @@
+"""`backprop-grader package`: the autograder zip holds setup.sh and run_autograder (executable) at its root, the
+rubric, the pins and the package's source and nothing else; its run_autograder grades an /autograder-shaped folder
+without setup.sh having run (the grader is taken from the zip's own source)."""
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import FAST_LIMITS, REPO, SUBMISSIONS, run_cli
+
+pytestmark = pytest.mark.xdist_group("package")
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory) -> Path:
+    output = tmp_path_factory.mktemp("package") / "autograder.zip"
+    result = run_cli("package", "-o", str(output))
+    assert result.returncode == 0, result.stderr
+    return output
+
+
+@pytest.fixture(scope="module")
+def autograder(package, tmp_path_factory) -> Path:
+    """The zip unpacked as Gradescope does: /autograder/source, run_autograder copied to /autograder."""
+    root = tmp_path_factory.mktemp("container") / "autograder"
+    with zipfile.ZipFile(package) as archive:
+        for info in archive.infolist():
+            archive.extract(info, root / "source")
+            os.chmod(root / "source" / info.filename, (info.external_attr >> 16) & 0o777)
+    shutil.copy2(root / "source" / "run_autograder", root / "run_autograder")
+    (root / "submission").mkdir()
+    shutil.copy(SUBMISSIONS / "student_correct.py", root / "submission" / "backprop.py")
+    return root
+
+
+def test_zip_holds_the_scripts_the_rubric_the_pins_and_the_source_only(package):
+    with zipfile.ZipFile(package) as archive:
+        modes = {info.filename: (info.external_attr >> 16) & 0o777 for info in archive.infolist()}
+        setup, pins = archive.read("setup.sh").decode(), archive.read("constraints.txt").decode()
+        run_autograder = archive.read("run_autograder").decode()
+        assert archive.read("rubric.yaml") == (REPO / "rubrics" / "backprop.yaml").read_bytes()
+    names = set(modes)
+    assert modes["setup.sh"] == modes["run_autograder"] == 0o755 and modes["grader/cli.py"] == 0o644
+    source = {str(path.relative_to(REPO)) for top in ("grader", "reference", "rubrics", "student_template")
+              for path in (REPO / top).rglob("*") if path.is_file() and "__pycache__" not in path.parts}
+    assert names == source | {"setup.sh", "run_autograder", "rubric.yaml", "constraints.txt", "pyproject.toml",
+                              "README.md"}
+    assert not any(n.startswith(("tests/", ".git", "examples/", "benchmarks/")) or "__pycache__" in n for n in names)
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    packages = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    for package_name in packages["packages"]:  # everything pip needs to install the package from the zip
+        folder = packages["package-dir"].get(package_name, package_name.replace(".", "/"))
+        assert any(n.startswith(folder + "/") for n in names), package_name
+    for name in ("numpy", "pytest", "pytest-timeout", "pyyaml"):
+        assert f"{name}=={importlib.metadata.version(name)}\n" in pins
+    assert '--constraint "$SOURCE/constraints.txt" "$SOURCE"' in setup and "useradd" in setup
+    assert "backprop-grader gradescope" in run_autograder and 'RUN_AS="${BACKPROP_GRADER_RUN_AS-student}"' in \
+        run_autograder
+    assert subprocess.run(["bash", "-n"], input=setup, text=True).returncode == 0  # the scripts parse
+    assert subprocess.run(["sh", "-n"], input=run_autograder, text=True).returncode == 0
+
+
+def _run_autograder(root: Path, tmp_path: Path, *args: str, run_as: str = None) -> subprocess.CompletedProcess:
+    """run_autograder with `backprop-grader` on PATH running the zip's own source (setup.sh never ran)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    shim = bin_dir / "backprop-grader"
+    shim.write_text(f'#!/bin/sh\nPYTHONPATH="{root / "source"}" exec "{sys.executable}" -m grader "$@"\n')
+    shim.chmod(shim.stat().st_mode | stat.S_IXUSR)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "BACKPROP_GRADER_ROOT": str(root)}
+    env.pop("BACKPROP_GRADER_RUN_AS", None)
+    if run_as is not None:
+        env["BACKPROP_GRADER_RUN_AS"] = run_as
+    return subprocess.run([str(root / "run_autograder"), *args], env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_run_autograder_grades_the_submission(autograder, tmp_path):
+    result = _run_autograder(autograder, tmp_path, *FAST_LIMITS, run_as="")  # "": no unprivileged user here
+    assert result.returncode == 0, result.stderr
+    results = json.loads((autograder / "results" / "results.json").read_text())
+    assert results["score"] == 105 and len(results["tests"]) == 15
+    assert f"{autograder / 'source' / 'rubric.yaml'} still has the default salt" in result.stderr  # the zip's rubric
+
+
+def test_run_autograder_runs_code_as_student_by_default(autograder, tmp_path):
+    """Without setup.sh the user `student` does not exist: grading refuses to run (as root) and says why."""
+    try:
+        import pwd
+        pwd.getpwnam("student")
+        pytest.skip("this machine has a user named student")
+    except KeyError:
+        pass
+    result = _run_autograder(autograder, tmp_path, *FAST_LIMITS)
+    assert result.returncode == 2
+    results = json.loads((autograder / "results" / "results.json").read_text())
+    assert results["score"] == 0 and "--run-as student: no such user" in results["output"]
