@@ -39,6 +39,8 @@ python3 -m venv {venv}
 {venv}/bin/pip install --constraint "$SOURCE/constraints.txt" "$SOURCE"
 # The unprivileged user whose rights the submission's code runs with.
 id -u {user} >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin {user}
+# The solution stays private to root: the installed reference package, and this unpacked source.
+chmod -R go-rwx "$({venv}/bin/python -c 'import os, reference; print(os.path.dirname(reference.__file__))')" "$SOURCE"
 """
 
 RUN_AUTOGRADER = """#!/bin/sh

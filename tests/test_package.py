@@ -55,11 +55,14 @@ def test_zip_holds_the_scripts_the_rubric_the_pins_and_the_source_only(package):
     assert names == source | {"setup.sh", "run_autograder", "rubric.yaml", "constraints.txt", "pyproject.toml",
                               "README.md"}
     assert not any(n.startswith(("tests/", ".git", "examples/", "benchmarks/")) or "__pycache__" in n for n in names)
+    assert "useradd --system" in setup and 'chmod -R go-rwx' in setup  # the solution private to root
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     packages = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
     for package_name in packages["packages"]:  # everything pip needs to install the package from the zip
         folder = packages["package-dir"].get(package_name, package_name.replace(".", "/"))
         assert any(n.startswith(folder + "/") for n in names), package_name
+    for folder in {path.parent for path in (REPO / "grader").rglob("*.py")}:  # ... and pip installs every module
+        assert ".".join(folder.relative_to(REPO).parts) in packages["packages"], folder
     for name in ("numpy", "pytest", "pytest-timeout", "pyyaml"):
         assert f"{name}=={importlib.metadata.version(name)}\n" in pins
     assert '--constraint "$SOURCE/constraints.txt" "$SOURCE"' in setup and "useradd" in setup

@@ -1,0 +1,1 @@
+"""The worker process that runs student code, and the grader's side of it (see README, "Isolation")."""
