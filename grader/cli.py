@@ -234,7 +234,10 @@ def run_grading(source: student.SubmissionSource, rubric: Rubric, seed: int, tim
         command = pytest_command(source, rubric, seed, work_dir, timed, run_as)
         env = {**os.environ, **CHILD_ENV,
                "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(grader.__file__).resolve().parent.parent),
-                                                          os.environ.get("PYTHONPATH")]))}
+                                                          os.environ.get("PYTHONPATH")])),
+               "TMPDIR": work}  # the workers' sandboxes go in here: removed below even if grading is killed
+        if run_as is not None:
+            os.chmod(work_dir, 0o711)  # the user can reach its sandbox inside, not list or read the rest
         log_path = work_dir / "pytest.log"
         with open(log_path, "wb") as log_file:
             with _ACTIVE_LOCK:

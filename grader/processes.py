@@ -2,8 +2,8 @@
 group only).
 
 A process that calls setsid() leaves its group, and one whose parent died is re-parented. Making the grader a child
-subreaper (Linux) brings such orphans back to the grader as children, where `kill_tree` finds them; processes of
-the unprivileged user the submission runs as (`--run-as`) are all killed, whatever their parent.
+subreaper (Linux) brings such orphans back to the grader as children, where `kill_tree` finds them. Each round
+stops every process of the tree before killing any, so a process cannot replace itself by forking meanwhile.
 """
 from __future__ import annotations
 
@@ -14,50 +14,99 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
+_SUBREAPER = False
+
 
 def become_subreaper() -> None:
     """Linux: orphans of this process's descendants are re-parented here instead of to init, so none escapes."""
-    if sys.platform.startswith("linux"):
+    global _SUBREAPER
+    if sys.platform.startswith("linux") and not _SUBREAPER:
         try:
             import ctypes
-            ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+            _SUBREAPER = ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
         except (OSError, AttributeError):
             pass
 
 
 def kill_tree(pid: int, wait: Optional[Callable[[], object]] = None, spare: Callable[[], set] = set,
               uid: Optional[int] = None) -> None:
-    """SIGKILL the process group led by `pid` (then `wait()` for it, when it is our child), then every orphan
-    re-parented to this process (except the pids `spare()` names: other live processes of ours), and every
-    process of `uid` when given (a dedicated user)."""
-    for kill in (os.killpg, os.kill):
-        try:
-            kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    if wait is not None:
-        wait()
-    else:  # not our child: wait until it is gone, so that its orphans have been re-parented to us
-        for _ in range(100):
-            if not _alive(pid):
-                break
-            time.sleep(0.01)
-    for _ in range(50):  # killing one may orphan the next generation: repeat until none is left
-        victims = [child for child in _children(os.getpid()) if child not in spare()]
-        if uid is not None and uid != 0:
-            victims += [other for other in _processes_of(uid) if other not in victims]
-        if not victims:
-            return
-        for victim in victims:
+    """SIGKILL the process `pid`, its process group and all its descendants, then every orphan re-parented to this
+    process and its descendants, except the processes `spare()` names and their descendants (our other live
+    processes). Each round stops every target first and kills them after, so that nothing forks meanwhile; rounds
+    repeat until none is left. `wait()` reaps `pid` when it is our child. Without a subreaper (not Linux), every
+    process of `uid` (a dedicated user) is killed too."""
+    roots = {pid}
+    for round_ in range(100):
+        table = _process_table()
+        kept = spare()
+        roots |= {child for child, (parent, _) in table.items() if parent == os.getpid() and child not in kept}
+        victims = _with_descendants(roots, table, kept)
+        if uid is not None and uid != 0 and not _SUBREAPER:
+            victims |= {other for other in _processes_of(uid) if other not in kept}
+        victims.discard(os.getpid())
+        if round_ == 0:
+            victims.add(pid)
+        elif not victims:
+            break
+        for sig in (signal.SIGSTOP, signal.SIGKILL):
+            for victim in victims:
+                try:
+                    os.kill(victim, sig)
+                except OSError:
+                    pass
+        if round_ == 0:
             try:
-                os.kill(victim, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                continue
-        for victim in victims:
-            try:
-                os.waitpid(victim, 0)
-            except (ChildProcessError, OSError):
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
                 pass
+            if wait is not None:
+                wait()
+        _reap(victims - {pid})
+        roots = set()
+
+
+def _with_descendants(roots: set, table: dict, kept: set) -> set:
+    """The live processes among `roots` and all their descendants, not entering the subtrees of `kept`."""
+    children: dict = {}
+    for child, (parent, _) in table.items():
+        children.setdefault(parent, []).append(child)
+    found, todo = set(), [root for root in roots if root not in kept]
+    while todo:
+        current = todo.pop()
+        if current in found:
+            continue
+        if current in table:
+            found.add(current)
+        todo += [child for child in children.get(current, ()) if child not in kept]
+    return found
+
+
+def _reap(pids: set) -> None:
+    """Collect the exit status of those that are our children (zombies otherwise stay in the process table)."""
+    for victim in pids:
+        try:
+            os.waitpid(victim, os.WNOHANG)
+        except (ChildProcessError, OSError):
+            pass
+    deadline = time.monotonic() + 1.0
+    for victim in pids:
+        while time.monotonic() < deadline:
+            try:
+                if os.waitpid(victim, os.WNOHANG)[0] or not _alive(victim):
+                    break
+            except (ChildProcessError, OSError):
+                break
+            time.sleep(0.005)
+
+
+def _process_table() -> dict:
+    """pid -> (parent pid, state) of every process (Linux /proc; elsewhere empty)."""
+    table = {}
+    for entry in Path("/proc").glob("[0-9]*/stat") if Path("/proc").is_dir() else ():
+        fields = _stat_fields(entry)
+        if fields:
+            table[int(entry.parent.name)] = (int(fields[1]), fields[0])
+    return table
 
 
 def _stat_fields(entry: Path) -> Optional[list]:
@@ -65,16 +114,6 @@ def _stat_fields(entry: Path) -> Optional[list]:
         return entry.read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
-
-
-def _children(parent: int) -> list[int]:
-    """Child processes of `parent`, zombies included (to be reaped) (Linux /proc; elsewhere none are found)."""
-    found = []
-    for entry in Path("/proc").glob("[0-9]*/stat") if Path("/proc").is_dir() else ():
-        fields = _stat_fields(entry)
-        if fields and int(fields[1]) == parent and int(entry.parent.name) != os.getpid():
-            found.append(int(entry.parent.name))
-    return found
 
 
 def _alive(pid: int) -> bool:

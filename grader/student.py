@@ -410,7 +410,7 @@ class Submission:
         """Reading a worker's reply: one that is not what the protocol promises ends that worker."""
         try:
             yield
-        except (protocol.ProtocolError, LookupError, TypeError, ValueError) as problem:
+        except (protocol.ProtocolError, LookupError, TypeError, ValueError, RecursionError) as problem:
             if self._worker is not None:
                 self._worker.kill(f"it sent something that is not a valid reply ({problem})")
             raise StudentCodeError(f"`{self.name_of(role)}` returned something the grader cannot read ({problem}).",

@@ -22,11 +22,14 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from grader import outputs
 from grader.checks import timing
+from grader.contract import PARAM_NAMES
 from grader.problems import random_problem
-from grader.results import CheckResult, failed, passed
+from grader.results import CheckResult, StudentCodeError, failed, passed
 from grader.seeding import rng_for
 from grader.student import Submission, Tampered
+from grader.worker import protocol
 
 SMALL_N, LARGE_N = 8, 1032
 #: One event per four extra examples: a per-example loop costs at least one event per example; the call-to-call
@@ -68,13 +71,31 @@ def _tampering(student: Submission, what: str) -> CheckResult:
                   f"sys.settrace, sys.setprofile or the clock.", "tampering")
 
 
-def _works(role: str, result: object, N: int) -> bool:
-    """The call gives a result of the contract's form (vectorization is judged on working code only)."""
+def _works(role: str, arguments: tuple, result: object) -> bool:
+    """The call computes something of the contract's form (vectorization is judged on working code only, not on
+    code that returns its inputs or constants): finite float64 arrays of the contract's shapes (and a finite loss),
+    none a copy of an input, none constant. Their values are judged by the other items: a bug is charged there."""
     if not isinstance(result, (tuple, list)) or len(result) != 2:
         return False
     if role == "forward":
-        return isinstance(result[0], np.ndarray) and result[0].shape[:1] == (N,)
-    return role != "backward" or isinstance(result[1], Mapping)
+        (N, _), (_, C) = arguments[0].shape, arguments[1]["W2"].shape
+        arrays, shapes = [result[0]], [(N, C)]
+    elif role == "softmax_cross_entropy":
+        arrays, shapes = [result[1]], [arguments[0].shape]
+    else:
+        params = arguments[2]
+        grads = result[1] if isinstance(result[1], Mapping) else {}
+        arrays, shapes = [grads.get(k) for k in PARAM_NAMES], [params[k].shape for k in PARAM_NAMES]
+    if role != "forward":
+        try:
+            if not np.isfinite(outputs.number(result[0], "the loss")):
+                return False
+        except StudentCodeError:
+            return False
+    inputs = list(protocol.walk_arrays(arguments))
+    return all(isinstance(a, np.ndarray) and a.dtype == np.float64 and a.shape == shape and np.all(np.isfinite(a))
+               and np.ptp(a) > 0 and not any(a.shape == x.shape and np.array_equal(a, x) for x in inputs)
+               for a, shape in zip(arrays, shapes))
 
 
 def check_vectorized(student: Submission, role: str, seed: int, reference: Optional[ModuleType] = None,
@@ -92,11 +113,12 @@ def _check_vectorized(student: Submission, role: str, seed: int, reference: Opti
     if student.through_backward(role):  # a class API: the loss is inside backward
         verdict = check_vectorized(student, "backward", seed, reference, timed)
         return verdict if not verdict.passed else passed(f"the loss is part of `{name}` here: judged with backward.")
-    warm_up = _fresh_arguments(role, SMALL_N, seed + 2)
+    warm_up = _fresh_arguments(role, SMALL_N, seed + 2)()
     keep = (1,) if role == "forward" else ()
-    if not _works(role, student.call(role, *warm_up(), guard=False, keep=keep), SMALL_N):  # first-call caches too
-        return failed(f"`{name}` does not return a result of the contract's form yet, so its vectorization is not "
-                      f"judged.", "not_working")
+    if not _works(role, warm_up, student.call(role, *warm_up, guard=False, keep=keep)):  # first-call caches too
+        return failed(f"`{name}` does not compute a result of the contract's form yet (finite float64 arrays of the "
+                      f"contract's shapes, computed from its inputs), so its vectorization is not judged.",
+                      "not_working")
     small, large = _counter(student, role, SMALL_N, seed), _counter(student, role, LARGE_N, seed)
     try:
         small_counts = [small() for _ in range(2)]

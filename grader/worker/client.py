@@ -92,7 +92,8 @@ class OutputCapture:
             del self.kept[start:]
 
     def finish(self, timeout: float = 1.0) -> None:
-        self._thread.join(timeout)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
 
 
 class ForkServer:
@@ -131,8 +132,8 @@ class ForkServer:
 
     def close(self) -> None:
         _close(self.control)
-        processes.kill_tree(self.process.pid, self.process.wait, _LIVE.copy)
         _LIVE.discard(self.process.pid)
+        processes.kill_tree(self.process.pid, self.process.wait)  # at exit: with every worker it forked
 
 
 _SERVER: Optional[ForkServer] = None
@@ -160,8 +161,9 @@ class WorkerProcess:
             self.pid, self.channel, output = fork_server().fork(seconds)
         except WorkerDied:  # the server died meanwhile (a submission may kill it): once more with a new one
             self.pid, self.channel, output = fork_server().fork(seconds)
+        _WORKERS.add(self.pid)
         self.output = OutputCapture(os.fdopen(output, "rb"), output_limit, output_hard_limit,
-                                    lambda: processes.kill_tree(self.pid, None, _LIVE.copy))
+                                    lambda: self.kill("it printed too much"))
         self.channel.setblocking(False)
         self._fd = self.channel.fileno()
         self._received = bytearray()
@@ -171,7 +173,8 @@ class WorkerProcess:
     def request(self, message: dict, buffers: list, seconds: float,
                 on_callback: Optional[Callable[[dict, list], tuple[dict, list]]] = None) -> tuple[dict, list]:
         """Send `message`, then read until the reply (answering callback requests with on_callback), all within
-        `seconds`. Raises WorkerTimeout or WorkerDied; either way the worker has then been killed."""
+        `seconds` plus the time on_callback takes. Raises WorkerTimeout or WorkerDied; either way the worker has
+        then been killed."""
         if self.dead:
             raise WorkerDied(self.dead)
         deadline = time.monotonic() + seconds
@@ -183,7 +186,10 @@ class WorkerProcess:
                     return reply, reply_buffers
                 if on_callback is None:
                     raise protocol.ProtocolError("a callback outside a call")
-                self._write(protocol.frame(*on_callback(reply, reply_buffers)), deadline)
+                started = time.monotonic()
+                answer = on_callback(reply, reply_buffers)
+                deadline += time.monotonic() - started  # the grader's own time is not the student's
+                self._write(protocol.frame(*answer), deadline)
         except WorkerTimeout:
             self.where = self._where()
             self.kill("timed out")
@@ -191,7 +197,7 @@ class WorkerProcess:
         except (EOFError, OSError):
             self.kill("the process ended")
             raise WorkerDied(self.dead) from None
-        except (protocol.ProtocolError, ValueError, LookupError, TypeError) as error:  # a corrupted channel
+        except (protocol.ProtocolError, ValueError, LookupError, TypeError, RecursionError) as error:  # corrupted
             self.kill(f"it sent something that is not a valid reply ({error})")
             raise WorkerDied(self.dead) from None
 
@@ -246,12 +252,15 @@ class WorkerProcess:
         """SIGKILL the worker and everything it started (all_of_user: every process of the run-as user too, once
         no other worker of the run is alive); `dead` says why it is gone."""
         self.dead = self.dead or why
-        processes.kill_tree(self.pid, None, _LIVE.copy, self.run_as.uid if self.run_as and all_of_user else None)
+        _WORKERS.discard(self.pid)
+        processes.kill_tree(self.pid, None, lambda: _LIVE | _WORKERS,
+                            self.run_as.uid if self.run_as and all_of_user else None)
         _close(self.channel)
         self.output.finish()
 
 
 _LIVE: set = set()  # pids of this process's own children (fork servers): orphan-killing leaves them alone
+_WORKERS: set = set()  # pids of live workers (one re-parented to us when its fork server died is not an orphan)
 
 
 def _receive_exactly(sock: socket.socket, size: int) -> bytes:

@@ -368,7 +368,9 @@ def _structure(value: Any, depth: int = 0) -> Any:
 
 
 def _same(array: np.ndarray, copy: np.ndarray) -> bool:
-    return array.shape == copy.shape and array.dtype == copy.dtype and np.array_equal(array, copy, equal_nan=True)
+    """Bit-for-bit equal, with ndarray's own methods only: a submission can replace numpy's Python functions
+    (np.array_equal) in the worker, not the methods of the ndarray type."""
+    return array.shape == copy.shape and array.dtype == copy.dtype and array.tobytes() == copy.tobytes()
 
 
 def _readable(path: str) -> bool:

@@ -54,6 +54,9 @@ def count_line_events(call: Callable[[], object], skip: frozenset = frozenset())
 
     def refuse(name):
         def watched(*args):
+            if name == "sys.settrace" and args and args[0] is on_call:  # a new thread installing the count's tracer
+                _settrace(on_call)
+                return
             touched.append(name)
         return watched
 

@@ -97,7 +97,7 @@ class Encoder:
                 return {"r": [k, self._array(value) if changed else None]}
             return self._array(value)
         if isinstance(value, np.generic) and kind.__module__ == "numpy" and value.dtype.kind in _NUMERIC_KINDS:
-            self.buffers.append(np.asarray(value).tobytes())
+            self.buffers.append(value.tobytes())
             return {"s": [len(self.buffers) - 1, value.dtype.str]}
         if kind is list:
             return {"l": [self.encode(v, depth + 1) for v in value]}
@@ -112,7 +112,7 @@ class Encoder:
         return self._other(value, "")
 
     def _array(self, value: np.ndarray) -> dict:
-        self.buffers.append(np.ascontiguousarray(value).tobytes())
+        self.buffers.append(value.tobytes())  # C order; a method of ndarray, which no submission can replace
         return {"a": [len(self.buffers) - 1, value.dtype.str, list(value.shape)]}
 
     def _other(self, value: Any, why: str) -> dict:
@@ -223,8 +223,8 @@ def read_message(read_exactly: Callable[[int], bytearray]) -> tuple[dict, list]:
         raise ProtocolError("message too large")
     try:
         message = json.loads(read_exactly(header_length).decode("utf-8"))
-    except ValueError as error:
-        raise ProtocolError(f"malformed header: {error}") from None
+    except (ValueError, RecursionError) as error:  # RecursionError: a header nested thousands deep
+        raise ProtocolError(f"malformed header: {type(error).__name__}") from None
     buffers = []
     for _ in range(count):
         (length,) = _LENGTH.unpack(read_exactly(_LENGTH.size))
