@@ -1,5 +1,6 @@
-"""part2.vectorized: no loop over the batch. A deterministic count decides Python-level loops; timing against the
-reference decides only what the count cannot see (see grader.checks.timing).
+"""part2.vectorized: no loop over the batch. Deterministic measurements decide: a count of line events (loops in
+Python), a count of the arrays a call creates (loops run in C) and peak memory (N×N intermediates); timing backward
+against the reference only catches gross per-example work none of them sees (see grader.checks.timing).
 
 The count is the number of line events (sys.settrace) during one call of the student's function, numpy's own Python
 code included. Vectorized code runs the same lines whatever N is; a loop over examples (a for loop, a list
@@ -9,9 +10,19 @@ smallest count at the large N exceeds the largest at the small N by one event pe
 classes or hidden units do not grow with N and pass. The same count at two input sizes D tells an analytic backward
 from one computed by finite differences of the loss (its work grows with the number of parameters).
 
+Two deterministic rules catch per-example work that runs no Python line. The counted calls get their arrays as
+TrackedArray views (grader.checks.tracked_arrays), so the count also sees every array the call creates: a loop run
+in C (`np.array(list(map(W1.T.dot, X)))`) makes arrays per example, vectorized code the same number for any N, and
+the same one-per-four-examples rule decides. An N×N intermediate (`probs[:, y]`, `np.diag(...)`) makes the peak
+memory of one call grow as N² (grader.checks.memory_growth, at N = 256, 512, 1024). Both are charged to the function
+that does it: backward's count leaves out the student's own forward and softmax, and a backward whose memory grows
+as N² through one of them passes (and is not timed: its time could only be charged there too, as a numerical
+backward's is to the backward items).
+
 A submission cannot switch the measurement off: the grader traces and times with the functions it captured before
-the submission was imported (grader.clock), and a call that replaces the tracer, or a submission that replaced the
-clock or the tracing functions, fails the item with feedback saying so.
+the submission was imported (grader.clock, memory_growth), and a call that replaces the tracer or stops
+tracemalloc, or a submission that replaced the clock or the tracing functions, fails the item with feedback saying
+so.
 """
 from __future__ import annotations
 
@@ -19,12 +30,12 @@ import sys
 import threading
 from collections.abc import Mapping
 from types import ModuleType
-from typing import Callable, Optional
+from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
 from grader import clock
-from grader.checks import timing
+from grader.checks import memory_growth, timing, tracked_arrays
 from grader.problems import random_problem
 from grader.results import CheckResult, failed, passed
 from grader.seeding import rng_for
@@ -38,21 +49,40 @@ EVENTS_PER_EXAMPLE = 0.25
 #: differences evaluate the loss 2·(12 - 4)² = 128 more times than the additive part explains, each a dozen lines or
 #: more: well over a thousand events, against a few hundred of jitter.
 SMALL_D, LARGE_D, NUMERICAL_GROWTH = 4, 12, 500
+#: Layer sizes (D, H, C) of the memory measurement: tiny, so every array but an N×N one stays small (at most 4 numbers
+#: per example for broadcasting's (N, D, H), below numpy's 8192-element buffers, whose cap would bend the growth).
+MEMORY_SIZES = (2, 2, 2)
 
 
 class Tampered(Exception):
     """The submission switched the measurement off or replaced the grader's clock or tracer."""
 
 
+class Counts(NamedTuple):
+    """What one call executed: Python line events, and arrays created from TrackedArray inputs."""
+
+    lines: int
+    arrays: int
+
+
 def count_line_events(call: Callable[[], object], skip: frozenset = frozenset()) -> int:
-    """Line events executed while running `call()` (any frame: the student's and numpy's Python code), except
+    """Line events executed while running `call()`; see count_events."""
+    return count_events(call, skip).lines
+
+
+def count_events(call: Callable[[], object], skip: frozenset = frozenset()) -> Counts:
+    """Line events executed while running `call()` (any frame: the student's and numpy's Python code), and arrays
+    created from TrackedArray inputs (calls of tracked_arrays.FINALIZE, whose own lines are not counted), except
     inside calls of the code objects in `skip` (and everything they call). Raises Tampered when the call replaces
     the tracer or calls sys.settrace / sys.setprofile."""
-    count, skipping = 0, 0
+    count, skipping, arrays = 0, 0, 0
 
     def on_call(frame, event, arg):
-        nonlocal skipping
+        nonlocal skipping, arrays
         if skipping:
+            return None
+        if frame.f_code is tracked_arrays.FINALIZE:
+            arrays += 1
             return None
         if frame.f_code in skip:
             skipping += 1
@@ -92,29 +122,46 @@ def count_line_events(call: Callable[[], object], skip: frozenset = frozenset())
         sys.settrace, sys.setprofile, sys.gettrace = clock.settrace, clock.setprofile, clock.gettrace
     if touched or not still_ours:
         raise Tampered(f"it called {touched[0]}" if touched else "the tracer was replaced during the call")
-    return count
+    return Counts(count, arrays)
 
 
-def _fresh_arguments(role: str, N: int, seed: int, D: int = 10, H: int = 10) -> Callable[[], tuple]:
-    """Inputs for `role` at batch size N and layer sizes D, H (C = 5): new values on every call, so an answer
-    remembered from an earlier call never fits."""
-    rng = rng_for(seed, f"part2.vectorized.{role}.{N}.{D}.{H}")
+def _fresh_arguments(role: str, N: int, seed: int, D: int = 10, H: int = 10, C: int = 5) -> Callable[[], tuple]:
+    """Inputs for `role` at batch size N and layer sizes D, H, C: new values on every call, so an answer remembered
+    from an earlier call never fits."""
+    rng = rng_for(seed, f"part2.vectorized.{role}.{N}.{D}.{H}.{C}")
 
     def arguments() -> tuple:
-        problem = random_problem(rng, N, D, H, 5, kink_margin=0.0)
+        problem = random_problem(rng, N, D, H, C, kink_margin=0.0)
         if role == "forward":
             return problem.X, problem.params
         if role == "softmax_cross_entropy":
-            return 3.0 * problem.z1()[:, :5] if H >= 5 else 3.0 * problem.X[:, :5], problem.y
+            return 3.0 * problem.z1()[:, :C] if H >= C else 3.0 * problem.X[:, :C], problem.y
         return problem.X, problem.y, problem.params, 0.0
     return arguments
 
 
-def _student_call(student: Submission, role: str, N: int, seed: int, D: int = 10,
-                  H: int = 10) -> Callable[[], object]:
-    """A call of the student's `role` on fresh inputs (its outputs are judged by other items: no guard)."""
+def _student_call(student: Submission, role: str, N: int, seed: int, D: int = 10, H: int = 10,
+                  track: bool = False) -> Callable[[], object]:
+    """A call of the student's `role` on fresh inputs (its outputs are judged by other items: no guard); with
+    `track`, its arrays are TrackedArray views, so count_events sees the arrays it creates."""
     arguments = _fresh_arguments(role, N, seed, D, H)
+    if track:
+        return lambda: student.call(role, *map(tracked_arrays.tracked, arguments()), guard=False)
     return lambda: student.call(role, *arguments(), guard=False)
+
+
+def peaks_by_batch_size(student: Submission, role: str, seed: int) -> dict[int, int]:
+    """{N: peak traced bytes of one call of the student's `role`} at memory_growth.SIZES and layer sizes
+    MEMORY_SIZES, after a warm-up call (first-call imports and caches); inputs are prepared outside the measured
+    call. Raises memory_growth.TracingStopped when a call stops tracemalloc."""
+    peaks = {}
+    for N in memory_growth.SIZES:
+        arguments = _fresh_arguments(role, N, seed, *MEMORY_SIZES)
+        if not peaks:
+            student.call(role, *arguments(), guard=False)
+        prepared = arguments()
+        peaks[N] = memory_growth.peak_traced_bytes(lambda: student.call(role, *prepared, guard=False))
+    return peaks
 
 
 def _judged_elsewhere(student: Submission, role: str) -> frozenset:
@@ -133,7 +180,7 @@ def _judged_elsewhere(student: Submission, role: str) -> frozenset:
 def _tampering(student: Submission, what: str) -> CheckResult:
     return failed(f"the measurement of `{student.name_of('forward')}`, `{student.name_of('softmax_cross_entropy')}` "
                   f"and `{student.name_of('backward')}` was switched off: {what}. Submissions must not touch "
-                  f"sys.settrace, sys.setprofile or the clock.", "tampering")
+                  f"sys.settrace, sys.setprofile, tracemalloc or the clock.", "tampering")
 
 
 def _works(role: str, result: object, N: int) -> bool:
@@ -147,9 +194,10 @@ def _works(role: str, result: object, N: int) -> bool:
 
 def check_vectorized(student: Submission, role: str, seed: int, reference: Optional[ModuleType] = None,
                      timed: bool = True) -> CheckResult:
-    """Fail `role` (forward, softmax_cross_entropy or backward) when its line count grows with N, or, with the
-    reference at hand and timing on, when its cost per example is RATIO_LIMIT times the reference's (confirmed).
-    Verdicts are kept for the run: backward's timing consults forward's and softmax_cross_entropy's."""
+    """Fail `role` (forward, softmax_cross_entropy or backward) when its count of line events or of arrays created
+    grows with N, when its peak memory grows as N², or, for backward with the reference at hand and timing on, when
+    its cost per example is RATIO_LIMIT times the reference's (confirmed). Verdicts are kept for the run: backward's
+    memory and timing consult forward's and softmax_cross_entropy's."""
     return student.remembered(("vectorized", role, seed, id(reference), timed),
                               lambda: _check_vectorized(student, role, seed, reference, timed))
 
@@ -162,24 +210,47 @@ def _check_vectorized(student: Submission, role: str, seed: int, reference: Opti
     if getattr(student.attribute(role), "through_backward", False):  # a class API: the loss is inside backward
         verdict = check_vectorized(student, "backward", seed, reference, timed)
         return verdict if not verdict.passed else passed(f"the loss is part of `{name}` here: judged with backward.")
-    small, large = _student_call(student, role, SMALL_N, seed), _student_call(student, role, LARGE_N, seed)
+    small = _student_call(student, role, SMALL_N, seed, track=True)
+    large = _student_call(student, role, LARGE_N, seed, track=True)
     if not _works(role, small(), SMALL_N):  # also the warm-up: first-call imports and caches
         return failed(f"`{name}` does not return a result of the contract's form yet, so its vectorization is not "
                       f"judged.", "not_working")
     skip = _judged_elsewhere(student, role)
     try:
-        small_counts = [count_line_events(small, skip) for _ in range(2)]
-        large_counts = [count_line_events(large, skip) for _ in range(2)]
+        small_counts = [count_events(small, skip) for _ in range(2)]
+        large_counts = [count_events(large, skip) for _ in range(2)]
     except Tampered as error:
         return _tampering(student, f"`{name}`: {error}")
-    growth = min(large_counts) - max(small_counts)
-    counts = f"Python line events {max(small_counts):,} at N={SMALL_N}, {min(large_counts):,} at N={LARGE_N}"
-    if growth >= EVENTS_PER_EXAMPLE * (LARGE_N - SMALL_N):
+    lines = max(c.lines for c in small_counts), min(c.lines for c in large_counts)
+    arrays = max(c.arrays for c in small_counts), min(c.arrays for c in large_counts)
+    counts = f"Python line events {lines[0]:,} at N={SMALL_N}, {lines[1]:,} at N={LARGE_N}"
+    if lines[1] - lines[0] >= EVENTS_PER_EXAMPLE * (LARGE_N - SMALL_N):
         return failed(f"`{name}` loops over the examples: {counts} (vectorized code runs the same lines for any N). "
                       f"Replace the loop (for, comprehension, map, np.vectorize, np.apply_along_axis) by array "
                       f"operations on the whole batch.", "loops_over_batch")
-    if reference is None or not timed:
+    if arrays[1] - arrays[0] >= EVENTS_PER_EXAMPLE * (LARGE_N - SMALL_N):
+        return failed(f"`{name}` loops over the examples in C: it creates {arrays[0]:,} arrays at N={SMALL_N} but "
+                      f"{arrays[1]:,} at N={LARGE_N} (vectorized code creates the same number for any N), as "
+                      f"np.array(list(map(W1.T.dot, X))) or list(X) does, one or more per row. Apply each operation to "
+                      f"the whole batch at once (X @ W1, np.exp(scores)) instead of row by row.", "loops_over_batch")
+    try:
+        quadratic = memory_growth.quadratic_growth(peaks_by_batch_size(student, role, seed))
+    except memory_growth.TracingStopped as error:
+        return _tampering(student, f"`{name}`: {error}")
+    elsewhere = quadratic and _charged_elsewhere(student, role, seed, reference, timed)
+    if elsewhere:
+        return passed(f"`{name}` builds an N×N array through `{elsewhere}`, charged there: {quadratic}.")
+    if quadratic:
+        return failed(f"`{name}` builds an N×N array: {quadratic}, so its work per example grows with the batch. "
+                      f"Keep every intermediate at N rows (e.g. probs[np.arange(N), y], not probs[:, y] or "
+                      f"np.diag(...)).", "loops_over_batch")
+    if reference is None or not timed or role != "backward":
         return passed(f"`{name}`: {counts}.")
+    elsewhere = _charged_elsewhere(student, role, seed, reference, timed)
+    if elsewhere:  # per-example work through a failing helper, or numerical: charged there, whatever the time
+        return passed(f"`{name}`: {counts}; not timed: it calls `{elsewhere}`, which fails this item itself.")
+    if check_analytic(student, seed):
+        return passed(f"`{name}`: {counts}; not timed: it is numerical, charged to the backward items.")
     ref_function = getattr(reference, role)
     sizes = (timing.SMALL_N, timing.LARGE_N)
     student_calls = tuple((_fresh_arguments(role, N, seed), lambda a: student.call(role, *a, guard=False))
@@ -187,19 +258,24 @@ def _check_vectorized(student: Submission, role: str, seed: int, reference: Opti
     reference_calls = tuple((_fresh_arguments(role, N, seed + 1), lambda a: ref_function(*a)) for N in sizes)
     loops, timings = timing.judge(timing.measure(student_calls, reference_calls),
                                   lambda: timing.measure(student_calls, reference_calls))
-    if loops and role == "backward":  # slow through a helper judged on its own, or numerical: charged there
-        for other in ("forward", "softmax_cross_entropy"):
-            if student.has(other) and not check_vectorized(student, other, seed, reference, timed).passed:
-                return passed(f"`{name}` is slow per example through `{student.name_of(other)}`, charged there: "
-                              f"{timing.describe(timings)}.")
-        if check_analytic(student, seed):
-            return passed(f"`{name}` is slow per example because it is numerical, charged to the backward items: "
-                          f"{timing.describe(timings)}.")
     if loops:
-        return failed(f"`{name}` does per-example work the line count cannot see (a loop run in C, such as "
-                      f"map(np.dot, X), or an N×N intermediate such as probs[:, y]): {timing.describe(timings)}, "
-                      f"confirmed twice; {counts}.", "loops_over_batch")
+        return failed(f"`{name}` does far more work per example than the reference, in a way the line and array "
+                      f"counts cannot see: {timing.describe(timings)}, confirmed twice; {counts}.", "loops_over_batch")
     return passed(f"`{name}`: {counts}; {timing.describe(timings)}.")
+
+
+def _charged_elsewhere(student: Submission, role: str, seed: int, reference: Optional[ModuleType],
+                       timed: bool) -> Optional[str]:
+    """For backward: the name of the student's forward or softmax_cross_entropy when that function fails
+    part2.vectorized itself (backward calls it, so its per-example work shows in backward's memory and time too, and
+    is charged once, there); None otherwise."""
+    if role != "backward":
+        return None
+    for other in ("forward", "softmax_cross_entropy"):
+        if (student.has(other) and not getattr(student.attribute(other), "through_backward", False)
+                and not check_vectorized(student, other, seed, reference, timed).passed):
+            return student.name_of(other)
+    return None
 
 
 def check_analytic(student: Submission, seed: int) -> Optional[CheckResult]:
