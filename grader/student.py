@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, NamedTuple, Optional
 
 import numpy as np
 
@@ -106,6 +106,13 @@ CLASS_ROLES = ("forward", "backward", "softmax_cross_entropy")
 
 class Tampered(Exception):
     """The submission switched a measurement off (reported by the worker)."""
+
+
+class Counts(NamedTuple):
+    """What one call executed: Python line events, and arrays created from TrackedArray inputs."""
+
+    lines: int
+    arrays: int
 
 
 class Submission:
@@ -362,18 +369,28 @@ class Submission:
         if "error" in reply:
             raise StudentCodeError(reply["error"], cause=reply.get("cause") or "raised")
 
-    def count_lines(self, role: str, args: tuple, skip: tuple = ()) -> int:
-        """Python line events of one call of `role` (not counting inside the roles in `skip`)."""
+    def count_events(self, role: str, args: tuple, skip: tuple = ()) -> Counts:
+        """Python line events and arrays created in one call of `role` (not counting inside the roles in `skip`)."""
+        reply = self._measure(role, {"op": "count", "role": role, "skip": list(skip)}, args)
+        with self._reading(role):
+            return Counts(int(reply["lines"]), int(reply["arrays"]))
+
+    def peak_bytes(self, role: str, args: tuple) -> int:
+        """Peak traced memory, in bytes, of one call of `role` (numpy's buffers and Python's objects)."""
+        reply = self._measure(role, {"op": "peak", "role": role}, args)
+        with self._reading(role):
+            return int(reply["peak"])
+
+    def _measure(self, role: str, message: dict, args: tuple) -> dict:
+        """A measurement the worker takes around one call on `args`: its reply, or Tampered / StudentCodeError."""
         encoder = protocol.Encoder()
-        tree = encoder.encode(list(args))
-        reply, _ = self._request(role, {"op": "count", "role": role, "args": tree, "skip": list(skip)},
-                                 encoder.buffers)
+        message["args"] = encoder.encode(list(args))
+        reply, _ = self._request(role, message, encoder.buffers)
         if "tampered" in reply:
             raise Tampered(str(reply["tampered"]))
         if "error" in reply:
             raise StudentCodeError(str(reply["error"]), cause=str(reply.get("cause") or "raised"))
-        with self._reading(role):
-            return int(reply["count"])
+        return reply
 
     def _request(self, role: str, message: dict, buffers: list, on_callback=None) -> tuple[dict, list]:
         """One request to the current worker; a hang or a crash is charged to `role` (later calls fail at once)."""
@@ -401,7 +418,7 @@ class Submission:
                 self.broken[role] = (f"running `{name}` ended the process that runs your code ({worker.dead}): did "
                                      f"it call exit() or os._exit(), or crash?{_printed(worker)}", "worker_died")
             raise StudentCodeError(*self.broken[role]) from None
-        if "error" in reply and message["op"] not in ("call", "run", "count"):
+        if "error" in reply and message["op"] not in ("call", "run", "count", "peak"):
             raise StudentCodeError(reply["error"], cause=reply.get("cause") or "raised")
         return reply, reply_buffers
 

@@ -8,14 +8,17 @@ looping forward pass loops itself.
 """
 from __future__ import annotations
 
+import re
 import textwrap
 
 import numpy as np
 import pytest
 
 from conftest import SUBMISSIONS
+from grader.checks import tracked_arrays
 from grader.checks.vectorization import check_analytic, check_vectorized
 from grader.problems import random_problem
+from grader.worker.probes import count_events
 from reference import backprop as reference
 
 ROLES = ("forward", "softmax_cross_entropy", "backward")
@@ -184,6 +187,43 @@ VECTORIZED = {
         ''',
     # Broadcasting instead of matmul: an N x D x H intermediate, still one pass over the batch.
     "broadcasting": BROADCASTING,
+    # Every product of backward by broadcasting and a sum (N x D x H, N x H x C intermediates).
+    "broadcasting_backward": '''
+        def backward(X, y, params, reg=0.0):
+            W1, W2 = params["W1"], params["W2"]
+            scores, (_, z1, h1) = forward(X, params)
+            loss, dscores = softmax_cross_entropy(scores, y)
+            loss = loss + 0.5 * reg * (np.sum(W1 * W1) + np.sum(W2 * W2))
+            dz1 = (dscores[:, None, :] * W2[None]).sum(axis=2) * (z1 > 0)
+            grads = {"W1": (X[:, :, None] * dz1[:, None, :]).sum(0) + reg * W1, "b1": dz1.sum(axis=0),
+                     "W2": (h1[:, :, None] * dscores[:, None, :]).sum(0) + reg * W2,
+                     "b2": dscores.sum(axis=0), "X": (dz1[:, None, :] * W1[None]).sum(axis=2)}
+            return float(loss), grads
+        ''',
+    # Every product of backward by einsum.
+    "einsum_backward": '''
+        def backward(X, y, params, reg=0.0):
+            W1, W2 = params["W1"], params["W2"]
+            scores, (_, z1, h1) = forward(X, params)
+            loss, dscores = softmax_cross_entropy(scores, y)
+            loss = loss + 0.5 * reg * (np.sum(W1 * W1) + np.sum(W2 * W2))
+            dz1 = np.einsum("nc,hc->nh", dscores, W2) * (z1 > 0)
+            grads = {"W1": np.einsum("nd,nh->dh", X, dz1) + reg * W1, "b1": dz1.sum(axis=0),
+                     "W2": np.einsum("nh,nc->hc", h1, dscores) + reg * W2,
+                     "b2": dscores.sum(axis=0), "X": np.einsum("nh,dh->nd", dz1, W1)}
+            return float(loss), grads
+        ''',
+    # The true class's probability by np.take_along_axis, a one-hot matrix filled by fancy indexing.
+    "take_along_axis": '''
+        def softmax_cross_entropy(scores, y):
+            N = scores.shape[0]
+            shifted = scores - np.max(scores, axis=1)[:, np.newaxis]
+            probs = np.exp(shifted) / np.sum(np.exp(shifted), axis=1, keepdims=True)
+            loss = -np.mean(np.log(np.take_along_axis(probs, y[:, None], axis=1)))
+            onehot = np.zeros_like(probs)
+            onehot[np.arange(N), y] = 1
+            return loss, (probs - onehot) / N
+        ''',
 }
 
 
@@ -224,16 +264,29 @@ def test_vectorized_styles_pass_every_role(submission_from, name, seed):
         assert "line events" in result.feedback
 
 
-#: Per-example work the count cannot see: it passes the count and is left to timing (tested below on recordings).
-UNSEEN_BY_THE_COUNT = {
-    "c_level_map": """
+#: Per-example work that runs no Python line: name -> (the replacing code, the role that fails, a pattern of its
+#: feedback). A loop run in C creates arrays per example (the array count sees them); an N×N intermediate makes peak
+#: memory grow as N² (memory_growth). Timing could not tell them from correct code that broadcasts (see the README).
+NO_PYTHON_LOOP = {
+    "c_level_map": ("""
         def forward(X, params):
             W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
             z1 = np.array(list(map(W1.T.dot, X))) + b1    # one dot product per example, looped in C
             h1 = np.maximum(z1, 0.0)
             return h1 @ W2 + b2, (X, z1, h1)
-        """,
-    "n_by_n_intermediate": """
+        """, "forward", r"loops over the examples in C: it creates \d\d arrays at N=8 but 2,0\d\d at N=1032"),
+    "c_level_map_in_softmax": ("""
+        def softmax_cross_entropy(scores, y):
+            N = scores.shape[0]
+            e = np.array(list(map(np.exp, scores - scores.max(axis=1, keepdims=True))))  # np.exp row by row
+            probs = e / e.sum(axis=1, keepdims=True)
+            loss = -np.mean(np.log(probs[np.arange(N), y]))
+            dscores = probs.copy()
+            dscores[np.arange(N), y] -= 1
+            return loss, dscores / N
+        """, "softmax_cross_entropy", r"loops over the examples in C: it creates \d\d arrays at N=8 but 2,0\d\d at "
+                                     r"N=1032"),
+    "n_by_n_intermediate": ("""
         def softmax_cross_entropy(scores, y):
             N = scores.shape[0]
             shifted = scores - scores.max(axis=1, keepdims=True)
@@ -242,16 +295,74 @@ UNSEEN_BY_THE_COUNT = {
             dscores = np.exp(logp)
             dscores[np.arange(N), y] -= 1
             return loss, dscores / N
-        """,
+        """, "softmax_cross_entropy", r"builds an N×N array: peak memory 8\.4 MB at N=1024 vs 2\.1 MB at N=512 "
+                                     r"\(grows as N²\)"),
+    "n_by_n_booleans": ("""
+        def softmax_cross_entropy(scores, y):
+            N, C = scores.shape
+            same = y[:, None] == y[None, :]                  # N x N booleans
+            shifted = scores - scores.max(axis=1, keepdims=True)
+            logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            onehot = (np.arange(C)[None, :] == y[:, None]) & same.any(axis=1, keepdims=True)
+            return -np.sum(onehot * logp) / N, (np.exp(logp) - onehot) / N
+        """, "softmax_cross_entropy", r"builds an N×N array: peak memory 1\.\d MB at N=1024 vs 0\.\d MB at N=512"),
+    "n_by_n_in_backward": ("""
+        def backward(X, y, params, reg=0.0):
+            W1, W2 = params["W1"], params["W2"]
+            scores, (_, z1, h1) = forward(X, params)
+            N = X.shape[0]
+            shifted = scores - scores.max(axis=1, keepdims=True)
+            probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+            loss = -np.mean(np.log(probs[:, y].diagonal()))  # probs[:, y] is N x N
+            loss = loss + 0.5 * reg * (np.sum(W1 * W1) + np.sum(W2 * W2))
+            dscores = (probs - np.eye(probs.shape[1])[y]) / N
+            dz1 = (dscores @ W2.T) * (z1 > 0)
+            grads = {"W1": X.T @ dz1 + reg * W1, "b1": dz1.sum(axis=0), "W2": h1.T @ dscores + reg * W2,
+                     "b2": dscores.sum(axis=0), "X": dz1 @ W1.T}
+            return float(loss), grads
+        """, "backward", r"builds an N×N array: peak memory 8\.\d MB at N=1024 vs 2\.\d MB at N=512"),
 }
 
 
-@pytest.mark.parametrize("name", UNSEEN_BY_THE_COUNT)
-def test_c_level_loops_pass_the_count_and_are_left_to_timing(submission_from, name):
-    student = submission_from(with_replaced(UNSEEN_BY_THE_COUNT[name]))
+@pytest.mark.parametrize("name", NO_PYTHON_LOOP)
+def test_per_example_work_without_python_lines_fails_its_role(submission_from, name):
+    """Deterministic (no timing): the array count and peak memory decide. backward calls the student's softmax, so a
+    softmax's N×N shows in backward's memory too: charged to softmax_cross_entropy only."""
+    code, looping, shown = NO_PYTHON_LOOP[name]
+    student = submission_from(with_replaced(code))
     assert_computes_the_reference(student)
     for role in ROLES:
-        assert check_vectorized(student, role, 0).passed  # no reference: the count alone
+        result = check_vectorized(student, role, 0)
+        if role == looping:
+            assert (result.fraction, result.cause) == (0.0, "loops_over_batch"), (role, result)
+            assert re.search(f"`{role}` {shown}", result.feedback), result.feedback
+        else:
+            assert (result.fraction, result.cause) == (1.0, None), (role, result)
+    if looping == "softmax_cross_entropy" and "N×N" in shown:  # backward calls the student's softmax
+        assert "`backward` builds an N×N array through `softmax_cross_entropy`, charged there" in check_vectorized(
+            student, "backward", 0).feedback
+
+
+def test_the_array_count_sees_arrays_made_in_c():
+    rows = tracked_arrays.tracked(np.zeros((100, 3)))
+    assert count_events(lambda: list(rows))[1] == 100  # one view per row, made by list() in C
+    assert count_events(lambda: rows.sum(axis=1) + 1.0)[1] == 2
+    assert count_events(lambda: list(np.zeros((100, 3))))[1] == 0  # plain arrays are not counted
+
+
+def test_stopping_tracemalloc_is_tampering(submission_from):
+    for stop in ("_tracemalloc.stop()", "_tracemalloc.stop(); _tracemalloc.start()"):
+        student = submission_from(with_replaced(f"""
+            import tracemalloc as _tracemalloc
+            _softmax = softmax_cross_entropy
+            def softmax_cross_entropy(scores, y):
+                if len(y) >= 256:               # the memory measurement's batch sizes
+                    {stop}
+                return _softmax(scores, y)
+            """))
+        result = check_vectorized(student, "softmax_cross_entropy", 0)  # the worker's tracemalloc, not ours
+        assert (result.fraction, result.cause) == (0.0, "tampering"), stop
+        assert "it stopped tracemalloc" in result.feedback
 
 
 NUMERICAL_BACKWARD = """
@@ -264,6 +375,43 @@ NUMERICAL_BACKWARD = """
         grads = {k: numerical_gradient(lambda _: loss_of(work), work[k]) for k in ("W1", "b1", "W2", "b2")}
         return float(loss_of(work)), grads
     """
+
+
+#: Central differences for every parameter at once, all perturbed networks in one batch: no loop anywhere, so the
+#: line and array counts and the D×H count pass it, and its memory grows linearly. Timing catches it (hundreds of times
+#: the reference per example at D = H = 10, C = 5; recorded in tests/test_timing.py).
+VECTORIZED_NUMERICAL_BACKWARD = """
+    def backward(X, y, params, reg=0.0):
+        eps, names = 1e-5, ("W1", "b1", "W2", "b2")
+        flat = np.concatenate([params[k].ravel() for k in names])
+        P = flat.size
+        shifted_params = np.concatenate([np.eye(P), -np.eye(P)]) * eps + flat   # (2P, P): one network per row
+        cuts = np.cumsum([params[k].size for k in names])[:-1]
+        W1, b1, W2, b2 = (p.reshape((2 * P,) + params[k].shape)
+                          for p, k in zip(np.split(shifted_params, cuts, axis=1), names))
+        h1 = np.maximum(np.matmul(X[None], W1) + b1[:, None, :], 0.0)        # (2P, N, H)
+        scores = np.matmul(h1, W2) + b2[:, None, :]                            # (2P, N, C)
+        shifted = scores - scores.max(axis=2, keepdims=True)
+        logp = shifted - np.log(np.exp(shifted).sum(axis=2, keepdims=True))
+        losses = -logp[:, np.arange(X.shape[0]), y].mean(axis=1)
+        losses = losses + 0.5 * reg * ((W1 ** 2).sum(axis=(1, 2)) + (W2 ** 2).sum(axis=(1, 2)))
+        grad = (losses[:P] - losses[P:]) / (2 * eps)
+        grads = {k: g.reshape(params[k].shape) for k, g in zip(names, np.split(grad, cuts))}
+        loss, _ = softmax_cross_entropy(forward(X, params)[0], y)
+        return float(loss + 0.5 * reg * (np.sum(params["W1"] ** 2) + np.sum(params["W2"] ** 2))), grads
+    """
+
+
+def test_a_numerical_backward_vectorized_over_the_parameters_is_left_to_timing(submission_from):
+    student = submission_from(with_replaced(VECTORIZED_NUMERICAL_BACKWARD))
+    problem = random_problem(np.random.default_rng(0), 6, 4, 5, 3)
+    loss, grads = student.call("backward", problem.X, problem.y, problem.params, 0.1)
+    expected_loss, expected = reference.backward(problem.X, problem.y, problem.params, 0.1)
+    assert loss == pytest.approx(expected_loss, rel=1e-12)
+    for k in ("W1", "b1", "W2", "b2"):
+        np.testing.assert_allclose(grads[k], expected[k], rtol=1e-6, atol=1e-9)  # finite differences' accuracy
+    assert check_analytic(student, 0) is None
+    assert check_vectorized(student, "backward", 0).passed  # untimed: no deterministic rule sees it
 
 
 #: An analytic backward with a loop over input features, each step an einsum (hundreds of Python lines in numpy):
@@ -301,6 +449,17 @@ def test_numerical_backward_is_told_apart_from_an_analytic_one(submission_from):
         student = submission_from(with_replaced(code))
         assert_computes_the_reference(student)
         assert check_analytic(student, 0) is None, name
+
+
+def test_backward_is_not_timed_when_its_slowness_would_be_charged_elsewhere(submission_from):
+    """A numerical backward, or one that calls a looping forward, passes part2.vectorized whatever its time: it is
+    not timed (deterministic: these calls never reach the clock)."""
+    numerical = check_vectorized(submission_from(with_replaced(NUMERICAL_BACKWARD)), "backward", 0, reference)
+    assert numerical.passed and "not timed: it is numerical, charged to the backward items" in numerical.feedback
+    looping_forward = submission_from(with_replaced(NO_PYTHON_LOOP["c_level_map"][0]))
+    through = check_vectorized(looping_forward, "backward", 0, reference)
+    assert through.passed and "not timed: it calls `forward`, which fails this item itself" in through.feedback
+    assert check_vectorized(looping_forward, "forward", 0, reference, timed=False).cause == "loops_over_batch"
 
 
 def test_switching_the_tracer_off_is_tampering(submission_from):

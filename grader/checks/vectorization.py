@@ -1,5 +1,6 @@
-"""part2.vectorized: no loop over the batch. A deterministic count decides Python-level loops; timing against the
-reference decides only what the count cannot see (see grader.checks.timing).
+"""part2.vectorized: no loop over the batch. Deterministic measurements decide: a count of line events (loops in
+Python), a count of the arrays a call creates (loops run in C) and peak memory (N×N intermediates); timing backward
+against the reference only catches gross per-example work none of them sees (see grader.checks.timing).
 
 The count is the number of line events (sys.settrace) during one call of the student's function, numpy's own Python
 code included. Vectorized code runs the same lines whatever N is; a loop over examples (a for loop, a list
@@ -9,10 +10,20 @@ smallest count at the large N exceeds the largest at the small N by one event pe
 classes or hidden units do not grow with N and pass. The same count at two input sizes D tells an analytic backward
 from one computed by finite differences of the loss (its work grows with the number of parameters).
 
-The count is taken in the worker (grader.worker.probes, with the tracing functions captured before the submission
-was imported; a call that replaces the tracer, or a submission that replaced the tracing functions, fails the item
-with feedback saying so). Timing is read on the grader's clock, in the grader's process, around requests that run
-the student's function on arguments the worker already holds: the submission cannot touch that clock.
+Two deterministic rules catch per-example work that runs no Python line. The counted calls get their arrays as
+TrackedArray views (grader.checks.tracked_arrays), so the count also sees every array the call creates: a loop run
+in C (`np.array(list(map(W1.T.dot, X)))`) makes arrays per example, vectorized code the same number for any N, and
+the same one-per-four-examples rule decides. An N×N intermediate (`probs[:, y]`, `np.diag(...)`) makes the peak
+memory of one call grow as N² (grader.checks.memory_growth, at N = 256, 512, 1024). Both are charged to the function
+that does it: backward's count leaves out the student's own forward and softmax, and a backward whose memory grows
+as N² through one of them passes (and is not timed: its time could only be charged there too, as a numerical
+backward's is to the backward items).
+
+The counts and the peak memory are measured in the worker (grader.worker.probes, memory_growth), with the tracing
+functions captured before the submission was imported; a call that replaces the tracer or stops tracemalloc, or a
+submission that replaced the tracing functions, fails the item with feedback saying so. Timing is read on the
+grader's clock, in the grader's process, around requests that run the student's function on arguments the worker
+already holds: the submission cannot touch that clock.
 """
 from __future__ import annotations
 
@@ -23,12 +34,12 @@ from typing import Callable, Optional
 import numpy as np
 
 from grader import outputs
-from grader.checks import timing
+from grader.checks import memory_growth, timing
 from grader.contract import PARAM_NAMES
 from grader.problems import random_problem
 from grader.results import CheckResult, StudentCodeError, failed, passed
 from grader.seeding import rng_for
-from grader.student import Submission, Tampered
+from grader.student import Counts, Submission, Tampered
 from grader.worker import protocol
 
 SMALL_N, LARGE_N = 8, 1032
@@ -39,30 +50,48 @@ EVENTS_PER_EXAMPLE = 0.25
 #: differences evaluate the loss 2·(12 - 4)² = 128 more times than the additive part explains, each a dozen lines or
 #: more: well over a thousand events, against a few hundred of jitter.
 SMALL_D, LARGE_D, NUMERICAL_GROWTH = 4, 12, 500
+#: Layer sizes (D, H, C) of the memory measurement: tiny, so every array but an N×N one stays small (at most 4 numbers
+#: per example for broadcasting's (N, D, H), below numpy's 8192-element buffers, whose cap would bend the growth).
+MEMORY_SIZES = (2, 2, 2)
 
 
-def _fresh_arguments(role: str, N: int, seed: int, D: int = 10, H: int = 10) -> Callable[[], tuple]:
-    """Inputs for `role` at batch size N and layer sizes D, H (C = 5): new values on every call, so an answer
-    remembered from an earlier call never fits."""
-    rng = rng_for(seed, f"part2.vectorized.{role}.{N}.{D}.{H}")
+def _fresh_arguments(role: str, N: int, seed: int, D: int = 10, H: int = 10, C: int = 5) -> Callable[[], tuple]:
+    """Inputs for `role` at batch size N and layer sizes D, H, C: new values on every call, so an answer remembered
+    from an earlier call never fits."""
+    rng = rng_for(seed, f"part2.vectorized.{role}.{N}.{D}.{H}.{C}")
 
     def arguments() -> tuple:
-        problem = random_problem(rng, N, D, H, 5, kink_margin=0.0)
+        problem = random_problem(rng, N, D, H, C, kink_margin=0.0)
         if role == "forward":
             return problem.X, problem.params
         if role == "softmax_cross_entropy":
-            return 3.0 * problem.z1()[:, :5] if H >= 5 else 3.0 * problem.X[:, :5], problem.y
+            return 3.0 * problem.z1()[:, :C] if H >= C else 3.0 * problem.X[:, :C], problem.y
         return problem.X, problem.y, problem.params, 0.0
     return arguments
 
 
-def _counter(student: Submission, role: str, N: int, seed: int, D: int = 10, H: int = 10) -> Callable[[], int]:
-    """Line events of one call of the student's `role` on fresh inputs. For backward, not counting inside the
-    student's own forward and softmax_cross_entropy, which are judged on their own (a loop in forward is charged
-    to forward once even when backward calls it)."""
+def _counter(student: Submission, role: str, N: int, seed: int, D: int = 10, H: int = 10) -> Callable[[], Counts]:
+    """Line events and arrays created in one call of the student's `role` on fresh inputs (given as TrackedArray
+    views in the worker, see tracked_arrays). For backward, not counting inside the student's own forward and
+    softmax_cross_entropy, which are judged on their own (a loop in forward is charged to forward once even when
+    backward calls it)."""
     arguments = _fresh_arguments(role, N, seed, D, H)
     skip = ("forward", "softmax_cross_entropy") if role == "backward" else ()
-    return lambda: student.count_lines(role, arguments(), skip)
+    return lambda: student.count_events(role, arguments(), skip)
+
+
+def peaks_by_batch_size(student: Submission, role: str, seed: int) -> dict[int, int]:
+    """{N: peak traced bytes of one call of the student's `role`} at memory_growth.SIZES and layer sizes
+    MEMORY_SIZES, after a warm-up call (first-call imports and caches); inputs are sent before the measured call.
+    Raises Tampered when a call stops tracemalloc."""
+    peaks = {}
+    keep = (1,) if role == "forward" else ()
+    for N in memory_growth.SIZES:
+        arguments = _fresh_arguments(role, N, seed, *MEMORY_SIZES)
+        if not peaks:
+            student.call(role, *arguments(), guard=False, keep=keep)
+        peaks[N] = student.peak_bytes(role, arguments())
+    return peaks
 
 
 def _tampering(student: Submission, what: str) -> CheckResult:
@@ -100,9 +129,10 @@ def _works(role: str, arguments: tuple, result: object) -> bool:
 
 def check_vectorized(student: Submission, role: str, seed: int, reference: Optional[ModuleType] = None,
                      timed: bool = True) -> CheckResult:
-    """Fail `role` (forward, softmax_cross_entropy or backward) when its line count grows with N, or, with the
-    reference at hand and timing on, when its cost per example is RATIO_LIMIT times the reference's (confirmed).
-    Verdicts are kept for the run: backward's timing consults forward's and softmax_cross_entropy's."""
+    """Fail `role` (forward, softmax_cross_entropy or backward) when its count of line events or of arrays created
+    grows with N, when its peak memory grows as N², or, for backward with the reference at hand and timing on, when
+    its cost per example is RATIO_LIMIT times the reference's (confirmed). Verdicts are kept for the run: backward's
+    memory and timing consult forward's and softmax_cross_entropy's."""
     return student.remembered(("vectorized", role, seed, id(reference), timed),
                               lambda: _check_vectorized(student, role, seed, reference, timed))
 
@@ -125,14 +155,36 @@ def _check_vectorized(student: Submission, role: str, seed: int, reference: Opti
         large_counts = [large() for _ in range(2)]
     except Tampered as error:
         return _tampering(student, f"`{name}`: {error}")
-    growth = min(large_counts) - max(small_counts)
-    counts = f"Python line events {max(small_counts):,} at N={SMALL_N}, {min(large_counts):,} at N={LARGE_N}"
-    if growth >= EVENTS_PER_EXAMPLE * (LARGE_N - SMALL_N):
+    lines = max(c.lines for c in small_counts), min(c.lines for c in large_counts)
+    arrays = max(c.arrays for c in small_counts), min(c.arrays for c in large_counts)
+    counts = f"Python line events {lines[0]:,} at N={SMALL_N}, {lines[1]:,} at N={LARGE_N}"
+    if lines[1] - lines[0] >= EVENTS_PER_EXAMPLE * (LARGE_N - SMALL_N):
         return failed(f"`{name}` loops over the examples: {counts} (vectorized code runs the same lines for any N). "
                       f"Replace the loop (for, comprehension, map, np.vectorize, np.apply_along_axis) by array "
                       f"operations on the whole batch.", "loops_over_batch")
-    if reference is None or not timed:
+    if arrays[1] - arrays[0] >= EVENTS_PER_EXAMPLE * (LARGE_N - SMALL_N):
+        return failed(f"`{name}` loops over the examples in C: it creates {arrays[0]:,} arrays at N={SMALL_N} but "
+                      f"{arrays[1]:,} at N={LARGE_N} (vectorized code creates the same number for any N), as "
+                      f"np.array(list(map(W1.T.dot, X))) or list(X) does, one or more per row. Apply each operation to "
+                      f"the whole batch at once (X @ W1, np.exp(scores)) instead of row by row.", "loops_over_batch")
+    try:
+        quadratic = memory_growth.quadratic_growth(peaks_by_batch_size(student, role, seed))
+    except Tampered as error:
+        return _tampering(student, f"`{name}`: {error}")
+    elsewhere = quadratic and _charged_elsewhere(student, role, seed, reference, timed)
+    if elsewhere:
+        return passed(f"`{name}` builds an N×N array through `{elsewhere}`, charged there: {quadratic}.")
+    if quadratic:
+        return failed(f"`{name}` builds an N×N array: {quadratic}, so its work per example grows with the batch. "
+                      f"Keep every intermediate at N rows (e.g. probs[np.arange(N), y], not probs[:, y] or "
+                      f"np.diag(...)).", "loops_over_batch")
+    if reference is None or not timed or role != "backward":
         return passed(f"`{name}`: {counts}.")
+    elsewhere = _charged_elsewhere(student, role, seed, reference, timed)
+    if elsewhere:  # per-example work through a failing helper, or numerical: charged there, whatever the time
+        return passed(f"`{name}`: {counts}; not timed: it calls `{elsewhere}`, which fails this item itself.")
+    if check_analytic(student, seed):
+        return passed(f"`{name}`: {counts}; not timed: it is numerical, charged to the backward items.")
     ref_function = getattr(reference, role)
     sizes = (timing.SMALL_N, timing.LARGE_N)
     student_calls = tuple((_stashing(student, role, _fresh_arguments(role, N, seed)),
@@ -140,19 +192,24 @@ def _check_vectorized(student: Submission, role: str, seed: int, reference: Opti
     reference_calls = tuple((_fresh_arguments(role, N, seed + 1), lambda a: ref_function(*a)) for N in sizes)
     loops, timings = timing.judge(timing.measure(student_calls, reference_calls),
                                   lambda: timing.measure(student_calls, reference_calls))
-    if loops and role == "backward":  # slow through a helper judged on its own, or numerical: charged there
-        for other in ("forward", "softmax_cross_entropy"):
-            if student.has(other) and not check_vectorized(student, other, seed, reference, timed).passed:
-                return passed(f"`{name}` is slow per example through `{student.name_of(other)}`, charged there: "
-                              f"{timing.describe(timings)}.")
-        if check_analytic(student, seed):
-            return passed(f"`{name}` is slow per example because it is numerical, charged to the backward items: "
-                          f"{timing.describe(timings)}.")
     if loops:
-        return failed(f"`{name}` does per-example work the line count cannot see (a loop run in C, such as "
-                      f"map(np.dot, X), or an N×N intermediate such as probs[:, y]): {timing.describe(timings)}, "
-                      f"confirmed twice; {counts}.", "loops_over_batch")
+        return failed(f"`{name}` does far more work per example than the reference, in a way the line and array "
+                      f"counts cannot see: {timing.describe(timings)}, confirmed twice; {counts}.", "loops_over_batch")
     return passed(f"`{name}`: {counts}; {timing.describe(timings)}.")
+
+
+def _charged_elsewhere(student: Submission, role: str, seed: int, reference: Optional[ModuleType],
+                       timed: bool) -> Optional[str]:
+    """For backward: the name of the student's forward or softmax_cross_entropy when that function fails
+    part2.vectorized itself (backward calls it, so its per-example work shows in backward's memory and time too, and
+    is charged once, there); None otherwise."""
+    if role != "backward":
+        return None
+    for other in ("forward", "softmax_cross_entropy"):
+        if (student.has(other) and not student.through_backward(other)
+                and not check_vectorized(student, other, seed, reference, timed).passed):
+            return student.name_of(other)
+    return None
 
 
 def _stashing(student: Submission, role: str, arguments: Callable[[], tuple]) -> Callable[[], int]:
@@ -177,7 +234,7 @@ def _check_analytic(student: Submission, seed: int) -> Optional[CheckResult]:
             for H in (SMALL_D, LARGE_D):
                 count = _counter(student, "backward", 8, seed, D, H)
                 count()  # warm-up
-                counts[D, H] = min(count() for _ in range(2))
+                counts[D, H] = min(count().lines for _ in range(2))
     except Tampered as error:
         return _tampering(student, f"`{name}`: {error}")
     S, L = SMALL_D, LARGE_D

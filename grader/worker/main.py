@@ -32,6 +32,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from grader import adapter, stand_ins
+from grader.checks import memory_growth, tracked_arrays
 from grader.results import StudentCodeError
 from grader.worker import probes, protocol
 
@@ -80,7 +81,7 @@ class Worker:
 
     def serve(self) -> None:
         handlers = {"setup": self.setup, "load": self.load, "call": self.call, "stash": self.stash, "run": self.run,
-                    "count": self.count, "value": self.value}
+                    "count": self.count, "peak": self.peak, "value": self.value}
         while True:
             try:
                 request, buffers = protocol.read_message(self.read_exactly)
@@ -238,7 +239,7 @@ class Worker:
             warnings.simplefilter("always")
             try:
                 return thunk()
-            except (StudentCodeError, _GraderFunctionRaised, probes.Tampered):
+            except (StudentCodeError, _GraderFunctionRaised, probes.Tampered, memory_growth.TracingStopped):
                 raise
             except NotImplementedError:
                 raise StudentCodeError(f"`{name}` is not implemented yet (it raises NotImplementedError).",
@@ -307,19 +308,30 @@ class Worker:
         return {"ok": True}, []
 
     def count(self, request: dict, buffers: list) -> tuple[dict, list]:
-        """Line events of one call on the arguments sent (decoded before counting starts), not counting inside the
-        roles in `skip` (the student's forward and softmax_cross_entropy, judged on their own)."""
+        """Line events and arrays created in one call on the arguments sent (decoded, and viewed as TrackedArrays,
+        before counting starts), not counting inside the roles in `skip` (the student's forward and
+        softmax_cross_entropy, judged on their own)."""
         role = request["role"]
-        function, args = self._function(role), protocol.Decoder(buffers).decode(request["args"])
+        function = self._function(role)
+        args = [tracked_arrays.tracked(a) for a in protocol.Decoder(buffers).decode(request["args"])]
         skip = set()
         for other in request.get("skip", ()):
             code = getattr(self._attribute(other), "__code__", None) if self._has(other) else None
             if code is not None:
                 skip.add(code)
         try:
-            return {"count": self._run(role, lambda: probes.count_line_events(lambda: function(*args),
-                                                                              frozenset(skip)), [])}, []
+            lines, arrays = self._run(role, lambda: probes.count_events(lambda: function(*args), frozenset(skip)), [])
         except probes.Tampered as error:
+            return {"tampered": str(error)}, []
+        return {"lines": lines, "arrays": arrays}, []
+
+    def peak(self, request: dict, buffers: list) -> tuple[dict, list]:
+        """Peak traced memory (bytes) of one call on the arguments sent (decoded before the measurement starts)."""
+        role = request["role"]
+        function, args = self._function(role), protocol.Decoder(buffers).decode(request["args"])
+        try:
+            return {"peak": self._run(role, lambda: memory_growth.peak_traced_bytes(lambda: function(*args)), [])}, []
+        except memory_growth.TracingStopped as error:
             return {"tampered": str(error)}, []
 
     def value(self, request: dict, buffers: list) -> tuple[dict, list]:

@@ -1,13 +1,17 @@
-"""Measurements taken inside the worker, around one call of the student's code: Python line events.
+"""Measurements taken inside the worker, around one call of the student's code: Python line events, and arrays
+created from TrackedArray inputs (grader.checks.tracked_arrays).
 
 The tracing functions are captured when this module is imported, before the submission is. A call that replaces
-the tracer, or calls sys.settrace / sys.setprofile, raises `Tampered`. Imports only the standard library.
+the tracer, or calls sys.settrace / sys.setprofile, raises `Tampered`. Imports only the standard library and the
+tracked-array module (NumPy).
 """
 from __future__ import annotations
 
 import sys
 import threading
 from typing import Callable
+
+from grader.checks.tracked_arrays import FINALIZE
 
 _settrace, _gettrace, _setprofile = sys.settrace, sys.gettrace, sys.setprofile
 _WATCHED = {"sys.settrace": _settrace, "sys.gettrace": _gettrace, "sys.setprofile": _setprofile}
@@ -22,16 +26,20 @@ def replaced() -> list[str]:
     return [name for name, original in _WATCHED.items() if getattr(sys, name.split(".")[1]) is not original]
 
 
-def count_line_events(call: Callable[[], object], skip: frozenset = frozenset()) -> int:
-    """Line events executed while running `call()` (any frame: the student's and numpy's Python code), except
-    inside calls of the code objects in `skip` (and everything they call)."""
+def count_events(call: Callable[[], object], skip: frozenset = frozenset()) -> tuple[int, int]:
+    """(line events, arrays created) while running `call()`: line events in any frame (the student's and numpy's
+    Python code), arrays as calls of tracked_arrays.FINALIZE (whose own lines are not counted); neither inside calls
+    of the code objects in `skip` (and everything they call)."""
     if replaced():
         raise Tampered(f"the submission replaced {', '.join(replaced())}")
-    count, skipping = 0, 0
+    count, skipping, arrays = 0, 0, 0
 
     def on_call(frame, event, arg):
-        nonlocal skipping
+        nonlocal skipping, arrays
         if skipping:
+            return None
+        if frame.f_code is FINALIZE:
+            arrays += 1
             return None
         if frame.f_code in skip:
             skipping += 1
@@ -74,4 +82,4 @@ def count_line_events(call: Callable[[], object], skip: frozenset = frozenset())
         sys.settrace, sys.setprofile, sys.gettrace = _settrace, _setprofile, _gettrace
     if touched or not still_ours:
         raise Tampered(f"it called {touched[0]}" if touched else "the tracer was replaced during the call")
-    return count
+    return count, arrays
