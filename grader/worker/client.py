@@ -26,9 +26,11 @@ from typing import Callable, Optional
 from grader import processes
 from grader.worker import protocol
 
-#: Started with `python -I -c BOOTSTRAP GRADER_ROOT`: the grader's own folder is put on sys.path only for the
-#: worker's modules; the worker removes it before the submission is imported.
-BOOTSTRAP = "import sys; sys.path.insert(0, sys.argv[1]); from grader.worker.main import main; main()"
+#: Started with `python -I -S -c BOOTSTRAP GRADER_ROOT --fork-server PATHS`: isolated, and without `site` (a tenth of
+#: a second less to start); sys.path is the grader's own (site-packages included), its folder first for the worker's
+#: modules only: the worker removes it before the submission is imported.
+BOOTSTRAP = ("import sys; sys.path[:] = [sys.argv[1]] + sys.argv[3].split(__import__('os').pathsep); "
+             "from grader.worker.main import main; main()")
 ENVIRONMENT = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "LC_ALL": "C.UTF-8",
                "PYTHONDONTWRITEBYTECODE": "1"}
 PASSED_THROUGH = ("PATH", "BACKPROP_GRADER_HIDE_MODULES", "SYSTEMROOT")
@@ -110,7 +112,8 @@ class ForkServer:
         env = {**{k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}, **ENVIRONMENT}
         self.control, theirs = socket.socketpair()
         with theirs:
-            self.process = subprocess.Popen([sys.executable, "-I", "-c", BOOTSTRAP, root, "--fork-server"],
+            paths = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
+            self.process = subprocess.Popen([sys.executable, "-I", "-S", "-c", BOOTSTRAP, root, "--fork-server", paths],
                                             stdin=theirs, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                             cwd=os.path.abspath(os.sep), env=env, start_new_session=True,
                                             close_fds=True)

@@ -460,6 +460,9 @@ def serve_forks(control: socket.socket) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped at once (the grader watches their channel)
     for name in PRELOAD:
         importlib.import_module(name)
+    import builtins
+    from _sitebuiltins import Quitter  # started without `site` (python -S): exit() and quit() as students know them
+    builtins.exit, builtins.quit = Quitter("exit", "Ctrl-D (i.e. EOF)"), Quitter("quit", "Ctrl-D (i.e. EOF)")
     while True:
         try:
             _, fds, _, _ = socket.recv_fds(control, 16, 2)
