@@ -44,7 +44,8 @@ def test_peak_traced_bytes_counts_numpy_buffers_made_during_the_call_only():
     before = np.ones(500_000)  # 4 MB made before the call: not counted
     first = peak_traced_bytes(lambda: np.zeros(1_000_000) + before[0])  # 8 MB each, but not both at once
     assert 8_000_000 <= first < 8_100_000
-    assert abs(peak_traced_bytes(lambda: np.zeros(1_000_000) + before[0]) - first) < 1_000  # deterministic
+    # deterministic to a few KB (Python's own small allocations vary): the N² check's limit is 64 KB at 1024²
+    assert abs(peak_traced_bytes(lambda: np.zeros(1_000_000) + before[0]) - first) < 4_096
     assert peak_traced_bytes(lambda: None) < 1_000
     assert not tracemalloc.is_tracing()  # left as found
 

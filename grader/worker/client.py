@@ -15,6 +15,7 @@ import re
 import select
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -63,28 +64,51 @@ class RunAs:
 
 
 class OutputCapture:
-    """Drains a pipe on a thread, keeping its first `limit` bytes and counting the rest; past `hard_limit` bytes
-    it calls `on_overflow` once (the worker is killed: printing gigabytes ends the call, not the disk)."""
+    """Drains a pipe (a file descriptor, which it closes) on a thread, keeping its first `limit` bytes and counting
+    the rest; past `hard_limit` bytes it calls `on_overflow` once (the worker is killed: printing gigabytes ends the
+    call, not the disk)."""
 
-    def __init__(self, pipe, limit: int, hard_limit: int = 0, on_overflow: Callable[[], None] = lambda: None):
+    def __init__(self, fd: int, limit: int, hard_limit: int = 0, on_overflow: Callable[[], None] = lambda: None):
         self.limit, self.kept, self.total = limit, bytearray(), 0
         self.hard_limit, self._on_overflow, self.overflowed = hard_limit, on_overflow, False
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._drain, args=(pipe,), daemon=True)
+        self._fd, self._closed = fd, False
+        self._lock = threading.Lock()  # held while a chunk is read and counted: see `settle`
+        self._thread = threading.Thread(target=self._drain, daemon=True)
         self._thread.start()
 
-    def _drain(self, pipe) -> None:
-        with pipe:
-            for chunk in iter(lambda: pipe.read1(65536), b""):
+    def _drain(self) -> None:
+        try:
+            while True:
+                select.select([self._fd], [], [])
                 with self._lock:
+                    chunk = os.read(self._fd, 65536)
                     self.total += len(chunk)
                     self.kept += chunk[:max(0, self.limit - len(self.kept))]
+                    if not chunk:
+                        return
                 if self.hard_limit and self.total > self.hard_limit and not self.overflowed:
                     self.overflowed = True
                     self._on_overflow()
+        finally:
+            with self._lock:
+                self._closed = True
+                os.close(self._fd)
+
+    def settle(self, timeout: float = 0.5) -> None:
+        """Wait (at most `timeout` s) until every byte in the pipe is counted. The worker flushes its output before
+        it answers, so after an answer this makes `text` complete: the reading thread may lag behind the answer."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                if self._closed or _unread_bytes(self._fd) == 0:
+                    return
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.001)
 
     def text(self, start: int = 0) -> str:
         """What was printed from byte `start` on (within what was kept), with a note of what was dropped."""
+        self.settle()
         with self._lock:
             kept, total = bytes(self.kept[start:]), self.total
         text = kept.decode("utf-8", errors="replace")
@@ -99,6 +123,13 @@ class OutputCapture:
     def finish(self, timeout: float = 1.0) -> None:
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout)
+
+
+def _unread_bytes(fd: int) -> int:
+    """Bytes waiting in a pipe (FIONREAD)."""
+    import fcntl
+    import termios
+    return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
 
 
 class ForkServer:
@@ -168,7 +199,7 @@ class WorkerProcess:
         except WorkerDied:  # the server died meanwhile (a submission may kill it): once more with a new one
             self.pid, self.channel, output = fork_server().fork(seconds)
         _WORKERS.add(self.pid)
-        self.output = OutputCapture(os.fdopen(output, "rb"), output_limit, output_hard_limit,
+        self.output = OutputCapture(output, output_limit, output_hard_limit,
                                     lambda: self.kill("it printed too much"))
         self.channel.setblocking(False)
         self._fd = self.channel.fileno()
