@@ -1,8 +1,10 @@
 """Benchmark of `backprop-grader batch` (not a test): a generated class of N submissions (mixed correct, buggy and
 broken), graded with --jobs 1 and --jobs 2; prints submissions per minute, the speed-up and the peak memory.
-Usage: python benchmarks/batch.py [N]   (default 200)"""
+Usage: python benchmarks/batch.py [N] [--keep FOLDER]   (N default 200; --keep: copy the --jobs 2 run's gradebook
+and summaries into FOLDER, e.g. docs/, where the README's picture comes from)"""
 from __future__ import annotations
 
+import argparse
 import resource
 import shutil
 import subprocess
@@ -31,7 +33,11 @@ KINDS = {
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    parser = argparse.ArgumentParser()
+    parser.add_argument("count", nargs="?", type=int, default=200)
+    parser.add_argument("--keep", type=Path, help="copy gradebook.csv, summary.md and summary.png here")
+    args = parser.parse_args()
+    count = args.count
     folder = Path(tempfile.mkdtemp(prefix="class-"))
     kinds = list(KINDS)
     for i in range(count):
@@ -45,6 +51,11 @@ def main() -> None:
         elapsed = time.perf_counter() - start
         rates[jobs] = count / elapsed * 60
         print(f"--jobs {jobs}: {count} submissions in {elapsed:.0f} s, {rates[jobs]:.1f} submissions/min")
+        if args.keep and jobs == 2:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            for name in ("gradebook.csv", "summary.md", "summary.png"):
+                if (out / name).exists():
+                    shutil.copy(out / name, args.keep / name)
         shutil.rmtree(out)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"speed-up with --jobs 2: {rates[2] / rates[1]:.2f}x; peak memory (max RSS of the largest child process, "

@@ -26,29 +26,63 @@ from typing import Callable, Optional
 import yaml
 
 from grader import student
+from grader.mutants import MUTANTS
 from grader.report import Report, write_atomically
 from grader.rubric import Rubric
 from grader.seeding import derive_seed
 
 METADATA = "submission_metadata.yml"
-#: Words for the cause codes in summary.md (the codes themselves are in every report's items).
+#: Words for the cause codes in summary.md (the codes themselves are in every report's items). A code missing here
+#: is named by the mutant it matched (grader.mutants), else shown as it is; tests/test_batch.py checks the coverage.
 CAUSE_WORDS = {
+    # the backward pass, by signature (grader.checks.causes) or by the mutant it matches
     "missing_1_over_N": "the 1/N of the mean missing", "double_1_over_N": "the 1/N applied twice",
-    "sum_instead_of_mean": "the loss summed instead of averaged", "relu_mask": "a wrong ReLU mask",
-    "relu_mask_from_dh1": "the ReLU mask built from the upstream gradient", "no_relu_mask": "no ReLU mask",
+    "grads_1_over_N_of_loss": "gradients averaged but the loss summed", "sign_flipped": "gradients of the wrong sign",
+    "constant_factor": "gradients off by a constant factor", "sum_instead_of_mean": "the loss summed, not averaged",
+    "relu_mask": "a wrong ReLU mask", "relu_mask_from_dh1": "the ReLU mask built from the upstream gradient",
+    "no_relu_mask": "no ReLU mask", "no_relu_in_forward": "a ReLU mask in backward but no ReLU in forward",
     "bias_averaged": "bias gradients averaged instead of summed", "transposed": "a transposed gradient",
+    "layer1": "layer 1's gradients wrong", "layer2": "layer 2's gradients wrong", "unknown": "an unexplained mismatch",
+    "dscores_wrong": "dscores wrong", "dX_wrong": "dX wrong (bonus)", "deep_wrong": "deep_backward wrong (bonus)",
+    # forward, loss, stability, regularization
+    "no_relu": "no ReLU in forward", "no_b1": "b1 left out of forward", "no_b2": "b2 left out of forward",
+    "forward_wrong": "forward's scores wrong", "loss_wrong": "the loss wrong", "constant_loss": "a constant loss",
+    "ignores_input": "outputs that ignore the input", "not_finite": "inf or nan outputs",
     "unstable_softmax": "softmax without the row-max shift", "log_of_probability": "the log of a probability",
     "reg_missing_in_grad": "reg·W missing from dW", "reg_doubled_in_grad": "reg·W doubled in dW",
-    "reg_convention": "the other reg convention", "float32": "float32 instead of float64",
-    "float32_precision": "float32 rounding somewhere", "modifies_input": "in-place edits of the inputs",
+    "reg_halved_in_grad": "reg·W halved in dW", "reg_convention": "the other reg convention",
+    "reg_loss_wrong": "the regularization loss wrong",
+    "float32": "float32 instead of float64", "float32_precision": "float32 rounding somewhere",
+    "dtype": "a wrong dtype", "wrong_shape": "a wrong shape", "bad_output": "outputs of the wrong type",
+    "modifies_input": "in-place edits of the inputs", "shapes": "wrong shapes in part 1",
     "loops_over_batch": "a loop over the batch", "numerical_not_analytic": "a numerical backward pass",
-    "one_sided": "one-sided differences", "not_restored": "x not restored by numerical_gradient",
-    "floored_at_1": "rel_error floored at 1", "not_implemented": "not implemented", "import_failed": "does not import",
-    "not_attempted": "bonus not attempted", "timeout": "too slow (timed out)", "python2": "Python 2 code",
-    "import_timeout": "runs something long at import", "exits_at_import": "exits when imported",
-    "missing_module": "imports a module that is not installed", "worker_died": "crashes or exits while graded",
-    "memory_limit": "out of memory", "output_limit": "too much output", "tampering": "switches the measurement off",
+    "not_working": "functions that do not work yet (vectorization not judged)",
+    "tampering": "switches the measurement off",
+    # the gradient checker (part 3) and diagnose (part 4)
+    "one_sided": "one-sided differences", "not_central": "differences that are not central",
+    "ignores_eps": "numerical_gradient ignores eps", "numgrad_inaccurate": "an inaccurate numerical gradient",
+    "all_zeros": "a numerical gradient of zeros", "never_perturbs": "x never perturbed",
+    "perturbs_many": "several entries perturbed at once", "perturbs_copy": "a copy of x perturbed",
+    "not_restored": "x not restored by numerical_gradient",
+    "not_restored_on_exception": "x not restored when f raises", "swallows_exception": "f's exception swallowed",
+    "floored_at_1": "rel_error floored at 1", "nan_on_zero": "rel_error nan for 0 vs 0",
+    "not_max": "rel_error not the max over entries", "not_symmetric": "rel_error not symmetric",
+    "rel_error_wrong": "rel_error wrong", "no_tolerance": "no GRAD_CHECK_TOL",
+    "tolerance_out_of_range": "GRAD_CHECK_TOL out of range", "rejects_correct": "grad_check rejects a correct backward",
+    "accepts_everything": "grad_check accepts everything", "misses_bugs": "grad_check misses bugs",
+    "diagnose_wrong": "diagnose mislabels cases", "diagnose_inconsistent": "diagnose contradicts itself",
+    # the submission as a whole
+    "not_implemented": "not implemented", "missing": "a function missing", "raised": "raises an exception",
+    "import_failed": "does not import", "not_attempted": "bonus not attempted", "timeout": "too slow (timed out)",
+    "python2": "Python 2 code", "import_timeout": "runs something long at import",
+    "exits_at_import": "exits when imported", "missing_module": "imports a module that is not installed",
+    "worker_died": "crashes or exits while graded", "memory_limit": "out of memory", "output_limit": "too much output",
 }
+
+
+def cause_words(code: str) -> str:
+    """What cause `code` means, for people."""
+    return CAUSE_WORDS.get(code) or MUTANTS.get(code) or code
 
 
 @dataclass(frozen=True)
@@ -200,7 +234,7 @@ def write_summary(out: Path, rubric: Rubric, results: dict) -> None:
         for cause in {x.cause for x in report.items if x.cause and x.status != "passed"}:
             causes.setdefault(cause, set()).add(name)
     lines += ["", "## Most common mistakes", ""]
-    lines += [f"- {CAUSE_WORDS.get(cause, cause)} (`{cause}`): {len(names)} student{'s' if len(names) != 1 else ''}"
+    lines += [f"- {cause_words(cause)} (`{cause}`): {len(names)} student{'s' if len(names) != 1 else ''}"
               for cause, names in sorted(causes.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:15]] or ["- none"]
     picture = _plot(out / "summary.png", [r.score for r in reports], max_score, rates)
     lines += ["", "![scores and pass rates](summary.png)" if picture else

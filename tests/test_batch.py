@@ -93,3 +93,46 @@ def test_gradescope_export_names_students_by_sid(tmp_path):
 def test_batch_usage_errors(tmp_path):
     result = run_cli("batch", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"))
     assert result.returncode == 2 and "not a folder" in result.stderr
+
+
+def _cause_codes_in_source() -> set:
+    """Every cause code written literally in the grader: failed(feedback, "code"), CheckResult(f, feedback, "code"),
+    cause="code", a probe's cause in part3's rel_error table, and the (…, "code", …) signatures that
+    grader.checks.causes and the forward check return, and the forward check's look-alikes."""
+    import ast
+    codes = set()
+    for path in (REPO / "grader").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            found = []
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+                positional = {"failed": 1, "CheckResult": 2}.get(name)
+                if positional is not None and len(node.args) > positional:
+                    found.append(node.args[positional])
+                found += [keyword.value for keyword in node.keywords if keyword.arg == "cause"]
+            elif isinstance(node, ast.Return) and path.name in ("causes.py", "part2_reference.py") and node.value:
+                found.append(node.value)
+            elif isinstance(node, ast.Assign) and path.name == "part2_reference.py" and \
+                    getattr(node.targets[0], "id", "") == "variants":  # forward's look-alikes, by cause
+                found += node.value.keys
+            elif isinstance(node, ast.Tuple) and path.name == "part3.py" and len(node.elts) == 6:
+                found.append(node.elts[4])
+            codes |= {code for value in found for code in _literals(value)}
+    return codes
+
+
+def _literals(node) -> set:
+    """The identifier-like strings an expression can evaluate to: "a", "a" if x else "b", x or "a", ("a", ...)."""
+    import ast
+    if isinstance(node, ast.Constant):
+        return {node.value} if isinstance(node.value, str) and node.value.isidentifier() else set()
+    parts = {ast.IfExp: lambda n: [n.body, n.orelse], ast.BoolOp: lambda n: n.values, ast.Tuple: lambda n: n.elts}
+    return set().union(*(_literals(part) for part in parts.get(type(node), lambda n: [])(node)))
+
+
+def test_every_cause_code_has_words_in_the_summary():
+    from grader.batch import CAUSE_WORDS
+    from grader.student import CANNOT_RUN
+    codes = _cause_codes_in_source() | CANNOT_RUN
+    assert {"missing_1_over_N", "relu_mask", "no_b1", "floored_at_1", "dX_wrong", "exits_at_import"} <= codes
+    assert codes - set(CAUSE_WORDS) == set()
