@@ -217,7 +217,8 @@ def write_summary(out: Path, rubric: Rubric, results: dict) -> None:
         bins[min(int(10 * report.score / max_score), 9)] += 1
     lines = [f"# {rubric.title}: {len(reports)} submissions", "",
              "## Scores", "", "| score | students |", "|---|---|"]
-    lines += [f"| {10 * i}–{10 * (i + 1)}% | {count} |" for i, count in enumerate(bins)]
+    lines += [f"| {10 * i}–{10 * (i + 1)}%{' (bonus points above 100% included)' if i == 9 else ''} | {count} |"
+              for i, count in enumerate(bins)]
     lines += ["", "## Items", "", "| item | passed | partial | failed | error | mean score |",
               "|---|---|---|---|---|---|"]
     rates = {}
@@ -236,22 +237,26 @@ def write_summary(out: Path, rubric: Rubric, results: dict) -> None:
     lines += ["", "## Most common mistakes", ""]
     lines += [f"- {cause_words(cause)} (`{cause}`): {len(names)} student{'s' if len(names) != 1 else ''}"
               for cause, names in sorted(causes.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:15]] or ["- none"]
-    picture = _plot(out / "summary.png", [r.score for r in reports], max_score, rates)
+    picture = _plot(out / "summary.png", bins, rates)
     lines += ["", "![scores and pass rates](summary.png)" if picture else
               "(No summary.png: matplotlib is not installed; `pip install 'backprop-grader[plots]'` adds it.)"]
     write_atomically(out / "summary.md", "\n".join(lines) + "\n")
 
 
-def _plot(path: Path, scores: list, max_score: float, rates: dict) -> bool:
+def _plot(path: Path, bins: list, rates: dict) -> bool:
+    """The score histogram (the same ten bins as summary.md) and the share passing each item, as a PNG."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         return False
     figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
-    left.hist(scores, bins=10, range=(0, max_score), color="tab:blue")
-    left.set(title="Scores", xlabel="score", ylabel="students")
+    left.bar([10 * i + 5 for i in range(10)], bins, width=9.5, color="tab:blue")
+    left.set(title="Scores", xlabel="% of the maximum score (bonus above 100% in the last bar)", ylabel="students",
+             xlim=(0, 100))
+    left.yaxis.set_major_locator(MaxNLocator(integer=True))  # whole students
     right.barh(list(rates), [100 * v for v in rates.values()], color="tab:green")
     right.set(title="Passed, per item", xlabel="% of students", xlim=(0, 100))
     right.invert_yaxis()

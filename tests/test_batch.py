@@ -59,6 +59,9 @@ def test_batch_writes_gradebook_reports_and_summary(class_folder, tmp_path):
     assert "took longer than 1 s" in dave["items"][0]["feedback"]
     summary = (out / "summary.md").read_text()
     assert "6 submissions" in summary
+    # 105 points of 100 (the bonus) count in the last bin, not outside the histogram
+    assert "| 0–10% | 3 |" in summary and "| 70–80% | 1 |" in summary
+    assert "| 90–100% (bonus points above 100% included) | 2 |" in summary
     assert "- the 1/N of the mean missing (`missing_1_over_N`): 1 student" in summary
     assert "- does not import (`import_failed`): 1 student" in summary
     assert "- runs something long at import (`import_timeout`): 1 student" in summary
