@@ -58,6 +58,7 @@ CAUSE_WORDS = {
     "loops_over_batch": "a loop over the batch", "numerical_not_analytic": "a numerical backward pass",
     "not_working": "functions that do not work yet (vectorization not judged)",
     "tampering": "switches the measurement off",
+    "reaches_into_interpreter": "code that reaches into the interpreter (frames, modules)",
     # the gradient checker (part 3) and diagnose (part 4)
     "one_sided": "one-sided differences", "not_central": "differences that are not central",
     "ignores_eps": "numerical_gradient ignores eps", "numgrad_inaccurate": "an inaccurate numerical gradient",

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator, NamedTuple, Optional
 
 import numpy as np
 
-from grader import processes
+from grader import introspection, processes
 from grader.results import StudentCodeError
 from grader.worker import client, protocol
 
@@ -105,7 +105,12 @@ CLASS_ROLES = ("forward", "backward", "softmax_cross_entropy")
 
 
 class Tampered(Exception):
-    """The submission switched a measurement off (reported by the worker)."""
+    """A measurement taken in the worker cannot be trusted: the submission switched it off (the worker saw it), or
+    its source can reach into the interpreter (`reaching`: grader.introspection found it, before any of it ran)."""
+
+    def __init__(self, what: str, reaching: bool = False):
+        super().__init__(what)
+        self.reaching = reaching
 
 
 class Counts(NamedTuple):
@@ -150,6 +155,8 @@ class Submission:
         self._spare: Optional[threading.Thread] = None
         self._spare_worker: Optional[client.WorkerProcess] = None
         processes.become_subreaper()
+        #: Read by the grader before the worker runs any of it: where the source reaches into the interpreter.
+        self.reaching = introspection.find_introspection(source.files, source.folder)
         self._folder, self._module_path = _copy_into(source, self._sandbox, run_as)
         self._load.update(folder=str(self._folder), module_path=str(self._module_path),
                           module_name=source.module_name)
@@ -383,6 +390,8 @@ class Submission:
 
     def _measure(self, role: str, message: dict, args: tuple) -> dict:
         """A measurement the worker takes around one call on `args`: its reply, or Tampered / StudentCodeError."""
+        if self.reaching:
+            raise Tampered(self.reaching, reaching=True)
         encoder = protocol.Encoder()
         message["args"] = encoder.encode(list(args))
         reply, _ = self._request(role, message, encoder.buffers)

@@ -91,6 +91,8 @@ class Case:
 
 EXITS_AT_IMPORT = "the submission exits when imported"
 REFUSED = "may not import the grader's or the reference's modules"
+REACHING = ("backprop.py line 7: `sys._getframe` reaches into the interpreter (frames, modules, function "
+            "internals or code built at run time)")
 NOT_A_REPLY = "ended the process that runs your code (it sent something that is not a valid reply"
 
 CASES = {
@@ -152,10 +154,17 @@ CASES = {
                            present=("pids",)),
     "threads_left_running": Case("threads_left_running.py", "correct", honest="correct", lost=set(),
                                  score=HONEST_SCORE),
-    # A known gap: the line count runs in the submission's own process, which can rewrite the counter; forward is
-    # not timed, so the loop goes unseen. It gains part2.vectorized and nothing else.
-    "forged_line_count": Case("forged_line_count.py", "loop_forward", honest="loop_forward", lost=set(),
-                              gains={"part2.vectorized"}),
+    # The line count runs in the submission's own process, which can rewrite the counter: the grader reads the
+    # source first, and what rests on those counts is not awarded to code that reaches into the interpreter.
+    "forged_line_count": Case("forged_line_count.py", "loop_forward", honest="loop_forward",
+                              lost={"part2.backward_reference", "part2.backward_fd"},
+                              zero=("part2.vectorized", "part2.backward_reference", "part2.backward_fd"),
+                              feedback={item: [REACHING] for item in ("part2.vectorized", "part2.backward_reference",
+                                                                       "part2.backward_fd")}),
+    # A known gap: the same with the names computed at run time; forward is not timed, so the loop goes unseen. It
+    # gains part2.vectorized and nothing else.
+    "forged_line_count_obfuscated": Case("forged_line_count_obfuscated.py", "loop_forward", honest="loop_forward",
+                                         lost=set(), gains={"part2.vectorized"}),
     "writes_files": Case("writes_files.py", "correct", honest="correct", lost=set(), score=HONEST_SCORE,
                          present=("sandbox",)),
     # ---------------------------------------------------------------------------- the channel

@@ -126,6 +126,11 @@ CASES = {
         [("    dW2 = dW2 + reg * W2                  # (H, C)\n", "    dW2 = dW2 + 2 * reg * W2\n")],
         {"part2.regularization"},
         {"part2.regularization": ("reg_doubled_in_grad", "twice reg·W")}),
+    "reaches_into_interpreter": (  # correct, but what is measured in its process is not trusted (grader.introspection)
+        [("import numpy as np\n", "import inspect  # for debugging\nimport numpy as np\n")],
+        {"part2.vectorized", "part2.backward_reference", "part2.backward_fd"},
+        {item: ("reaches_into_interpreter", "backprop.py line 2: `import inspect` reaches into the interpreter")
+         for item in ("part2.vectorized", "part2.backward_reference", "part2.backward_fd")}),
 }
 
 

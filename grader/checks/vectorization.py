@@ -94,10 +94,16 @@ def peaks_by_batch_size(student: Submission, role: str, seed: int) -> dict[int, 
     return peaks
 
 
-def _tampering(student: Submission, what: str) -> CheckResult:
-    return failed(f"the measurement of `{student.name_of('forward')}`, `{student.name_of('softmax_cross_entropy')}` "
-                  f"and `{student.name_of('backward')}` was switched off: {what}. Submissions must not touch "
-                  f"sys.settrace, sys.setprofile or the clock.", "tampering")
+def _tampering(student: Submission, role: str, error: Tampered) -> CheckResult:
+    functions = (f"`{student.name_of('forward')}`, `{student.name_of('softmax_cross_entropy')}` and "
+                 f"`{student.name_of('backward')}`")
+    if error.reaching:
+        return failed(f"{functions} are measured in the submission's own process, and {error} reaches into the "
+                      f"interpreter (frames, modules, function internals or code built at run time), which can "
+                      f"rewrite those measurements, so they are not trusted and this is not awarded. Nothing in the "
+                      f"exercise needs it: remove it.", "reaches_into_interpreter")
+    return failed(f"the measurement of {functions} was switched off: `{student.name_of(role)}`: {error}. Submissions "
+                  f"must not touch sys.settrace, sys.setprofile or the clock.", "tampering")
 
 
 def _works(role: str, arguments: tuple, result: object) -> bool:
@@ -153,7 +159,7 @@ def _check_vectorized(student: Submission, role: str, seed: int, reference: Opti
         small_counts = [small() for _ in range(2)]
         large_counts = [large() for _ in range(2)]
     except Tampered as error:
-        return _tampering(student, f"`{name}`: {error}")
+        return _tampering(student, role, error)
     lines = max(c.lines for c in small_counts), min(c.lines for c in large_counts)
     arrays = max(c.arrays for c in small_counts), min(c.arrays for c in large_counts)
     counts = f"Python line events {lines[0]:,} at N={SMALL_N}, {lines[1]:,} at N={LARGE_N}"
@@ -169,7 +175,7 @@ def _check_vectorized(student: Submission, role: str, seed: int, reference: Opti
     try:
         quadratic = memory_growth.quadratic_growth(peaks_by_batch_size(student, role, seed))
     except Tampered as error:
-        return _tampering(student, f"`{name}`: {error}")
+        return _tampering(student, role, error)
     elsewhere = quadratic and _charged_elsewhere(student, role, seed, reference, timed)
     if elsewhere:
         return passed(f"`{name}` builds an N×N array through `{elsewhere}`, charged there: {quadratic}.")
@@ -226,7 +232,8 @@ def _check_analytic(student: Submission, seed: int) -> Optional[CheckResult]:
     """Finite differences evaluate the loss twice per parameter, D·H + H + H·C + C of them: their work grows with the
     product D·H. Loops over features (D) or hidden units (H), which an analytic backward may have, only add. So the
     count is taken at D, H in {SMALL_D, LARGE_D} and the interaction c(L, L) - c(L, S) - c(S, L) + c(S, S) decides."""
-    name = student.name_of("backward")
+    role = "backward"
+    name = student.name_of(role)
     counts = {}
     try:
         for D in (SMALL_D, LARGE_D):
@@ -235,7 +242,7 @@ def _check_analytic(student: Submission, seed: int) -> Optional[CheckResult]:
                 count()  # warm-up
                 counts[D, H] = min(count().lines for _ in range(2))
     except Tampered as error:
-        return _tampering(student, f"`{name}`: {error}")
+        return _tampering(student, role, error)
     S, L = SMALL_D, LARGE_D
     interaction = counts[L, L] - counts[L, S] - counts[S, L] + counts[S, S]
     if interaction >= NUMERICAL_GROWTH:
