@@ -84,17 +84,6 @@ def find_mismatch(actual: Any, expected: Any, tol: Tolerance) -> Optional[Mismat
     )
 
 
-def relative_error(a: Any, b: Any) -> float:
-    """max |a-b| / (|a|+|b|) over entries, 0 where both are 0: the contract's rel_error, the grader's own copy."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    with np.errstate(invalid="ignore", over="ignore"):
-        diff, denom = np.abs(a - b), np.abs(a) + np.abs(b)
-        finite = np.isfinite(diff) & np.isfinite(denom)
-        ratio = np.divide(diff, denom, out=np.zeros(np.broadcast(a, b).shape), where=finite & (denom > 0))
-    ratio = np.where(finite, ratio, np.inf)
-    return float(np.max(ratio)) if ratio.size else 0.0
-
-
 #: Errors between these bounds, relative to the array's largest entry, are rounding, not a formula: float32 carries
 #: about 7 significant digits (6e-8 rounding, growing through a few layers); formula bugs move entries by >= 1e-2.
 PRECISION_BAND = (1e-9, 1e-4)

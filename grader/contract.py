@@ -29,12 +29,3 @@ DIAGNOSE_LABELS = ("shape", "nan", "ok", "scale", "layer1", "layer2", "other")
 def param_shapes(D: int, H: int, C: int) -> dict[str, tuple[int, ...]]:
     """Shape of each parameter for layer sizes D, H, C."""
     return {"W1": (D, H), "b1": (H,), "W2": (H, C), "b2": (C,)}
-
-
-def tensor_shapes(N: int, D: int, H: int, C: int) -> dict[str, tuple[int, ...]]:
-    """Part 1's answer: the shape of every tensor of the forward and backward pass (a gradient has its tensor's)."""
-    return {
-        "X": (N, D), "W1": (D, H), "b1": (H,), "z1": (N, H), "h1": (N, H), "W2": (H, C), "b2": (C,),
-        "scores": (N, C), "probs": (N, C), "dscores": (N, C), "dW2": (H, C), "db2": (C,), "dh1": (N, H),
-        "dz1": (N, H), "dW1": (D, H), "db1": (H,), "dX": (N, D),
-    }

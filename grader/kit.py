@@ -30,9 +30,10 @@ from grader.problems import random_problem
 from grader.rubric import Rubric, load_rubric
 from grader.writeup import template_path
 
-#: Never in the kit (paths inside grader/): what needs the reference or shows the buggy backward passes, the
-#: instructor's commands, and the rubrics and template an installed copy keeps inside the package.
-KIT_DENY = ("mutants.py", "checks/*_reference.py", "grading_tests/*_reference.py",
+#: Never in the kit (paths inside grader/): what needs the reference, shows the buggy backward passes or holds the
+#: grader's own answers (checks/solution.py), the instructor's commands, and the rubrics and template an installed
+#: copy keeps inside the package.
+KIT_DENY = ("mutants.py", "checks/solution.py", "checks/*_reference.py", "grading_tests/*_reference.py",
             "__main__.py", "cli.py", "batch.py", "gradescope.py", "package.py", "kit.py",
             "rubrics/*", "student_template/*")
 #: Modules the kit must not import (besides the denied files): the reference solution.

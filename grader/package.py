@@ -66,7 +66,8 @@ def source_files(root: Path, names: tuple[str, ...]) -> list[Path]:
     for name in names:
         path = root / name
         if not path.exists():
-            raise SourceTreeMissing(f"{path} is missing: this command needs the grader's source checkout")
+            raise SourceTreeMissing(f"{path} is missing: this command needs the grader's source checkout (run it "
+                                    f"as `python -m grader ...` in the repository, or after `pip install -e .`)")
         for file in sorted([path] if path.is_file() else path.rglob("*")):
             relative = file.relative_to(root)
             if file.is_file() and file.suffix != ".pyc" and not any(

@@ -526,8 +526,8 @@ def test_real_bug_cases_are_labelled_by_signature_not_by_name():
     """The real-bug pool holds every label, each case clear-cut under the contract's definitions."""
     import numpy as np
 
-    from grader.checks.part4 import label_of
     from grader.checks.part4_reference import real_cases
+    from grader.checks.solution import label_of
     pool = real_cases(reference, np.random.default_rng(0))
     assert all(pool[label] for label in DIAGNOSE_LABELS), {k: len(v) for k, v in pool.items()}
     for label, cases in pool.items():

@@ -22,9 +22,9 @@ from grader.rubric import load_rubric
 from reference import backprop as reference
 
 BASE = (SUBMISSIONS / "student_correct.py").read_text()
-KIT_ITEMS = ["part1.shapes", "part2.stability", "part2.backward_fd", "part2.regularization", "part2.vectorized",
-             "sample.values", "part3.numerical_gradient", "part3.perturbation", "part3.rel_error", "part4.diagnose",
-             "bonus.deep"]
+#: The items whose checks need neither the reference nor the grader's own answers (grader/checks/solution.py).
+KIT_ITEMS = ["part2.stability", "part2.regularization", "part2.vectorized", "sample.values",
+             "part3.numerical_gradient", "part3.perturbation", "part3.rel_error"]
 BACKWARD_ITEMS = ("part2.backward_reference", "part2.backward_fd")
 #: What a student needs installed to use the kit (and their dependencies): nothing of this project.
 STUDENT_PACKAGES = ("numpy", "pytest", "pluggy", "iniconfig", "packaging", "pygments", "pytest-timeout", "PyYAML")
@@ -97,6 +97,12 @@ def test_kit_contents_and_imports(kit):
                     f"{path} imports {name}"
                 if name.startswith("grader"):
                     assert name in modules or name.rpartition(".")[0] in modules, f"{path}: {name} is not in the kit"
+    answers = {node.name for node in ast.parse((REPO / "grader" / "checks" / "solution.py").read_text()).body
+               if isinstance(node, ast.FunctionDef)}
+    assert {"tensor_shapes", "relative_error", "label_of", "numerical_gradient"} <= answers
+    for path in (kit / "grader").rglob("*.py"):  # none of the grader's own answers to the exercise, in any module
+        defined = {node.name for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.FunctionDef)}
+        assert not defined & answers, f"{path} defines {sorted(defined & answers)}"
     again = run_cli("kit", "-o", str(kit))
     assert again.returncode == 2 and "is not empty" in again.stderr  # a student's work is never overwritten
     values = json.loads((kit / "sample_values.json").read_text())
@@ -126,11 +132,11 @@ def test_kit_files_are_chosen_by_rule(tmp_path):
 def test_kit_grades_with_plain_pytest_without_the_reference(kit, student_site, tmp_path):
     result, report = run_kit(kit, student_site, tmp_path, BASE)
     assert [item["id"] for item in report["items"]] == KIT_ITEMS
-    assert lost(report) == {"bonus.deep"}, result.stdout  # student_correct.py does not attempt the bonus
-    assert "backprop-grader" in result.stdout and "Total: 74 / 74" in result.stdout  # the score table
+    assert lost(report) == set(), result.stdout
+    assert "backprop-grader" in result.stdout and "Total: 46 / 46" in result.stdout  # the score table
 
     buggy, report = run_kit(kit, student_site, tmp_path, mutate(BASE, ("    dscores /= N\n", "")))
-    assert lost(report) == {"part2.backward_fd", "sample.values", "bonus.deep"}, buggy.stdout
+    assert lost(report) == {"sample.values"}, buggy.stdout
     sample = next(item for item in report["items"] if item["id"] == "sample.values")
     assert "`softmax_cross_entropy` differs from the expected values" in sample["feedback"]
     assert "dscores[" in sample["feedback"] and "`backward` differs" in sample["feedback"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.checks.calls import central_differences
-from grader.compare import FD_TOL, REFERENCE_TOL, find_mismatch, relative_error
+from grader.checks.solution import central_differences, relative_error
+from grader.compare import FD_TOL, REFERENCE_TOL, find_mismatch
 from grader.problems import KINK_MARGIN, random_problem
 from reference import backprop as reference
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from grader import outputs
-from grader.checks import calls
+from grader.checks.solution import numerical_gradient
 from grader.compare import FD_TOL, find_mismatch
 from grader.problems import KINK_MARGIN
 from grader.results import CheckResult, StudentCodeError, failed, passed
@@ -67,7 +67,7 @@ def check_deep(student: Submission, seed: int, L: int) -> CheckResult:
             raise StudentCodeError(f"grads[{i - 1}] from deep_backward must be a pair (dW, db).", cause="bad_output")
         for name, param, given in (("dW", W, pair[0]), ("db", b, pair[1])):
             given = outputs.float64_array(given, f"layer {i}'s {name} from `deep_backward`", param.shape)
-            numeric = calls.numerical_gradient(lambda: _call(student, X, y, layers, reg, judged=False)[0], param)
+            numeric = numerical_gradient(lambda: _call(student, X, y, layers, reg, judged=False)[0], param)
             mismatch = find_mismatch(given, numeric, FD_TOL)
             if mismatch:
                 return failed(f"L={L} (reg={reg:.3g}): layer {i} of {L} is the first whose gradient disagrees with "

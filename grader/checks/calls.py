@@ -4,8 +4,6 @@ Shapes: X (N, D), y (N,), params {"W1": (D, H), "b1": (H,), "W2": (H, C), "b2": 
 """
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 
 from grader import outputs
@@ -72,22 +70,3 @@ def loss_and_grads(student: Submission, problem: Problem, reg: float = 0.0,
 def backward_loss(student: Submission, problem: Problem, reg: float = 0.0) -> float:
     """Only the loss from the student's backward (for finite differences)."""
     return backward_outputs(student, problem, reg, judged=False)[0]
-
-
-def numerical_gradient(loss: Callable[[], float], array: np.ndarray, eps: float = 1e-5) -> np.ndarray:
-    """The grader's own central differences of `loss()` with respect to `array`, perturbed in place and restored."""
-    grad = np.zeros_like(array)
-    for index in np.ndindex(array.shape):
-        saved = array[index]
-        array[index] = saved + eps
-        plus = loss()
-        array[index] = saved - eps
-        minus = loss()
-        array[index] = saved
-        grad[index] = (plus - minus) / (2 * eps)
-    return grad
-
-
-def central_differences(loss_at: Callable[[Problem], float], problem: Problem, eps: float = 1e-5) -> dict:
-    """The grader's own numerical gradient of `loss_at(problem)` with respect to every parameter."""
-    return {name: numerical_gradient(lambda: loss_at(problem), problem.params[name], eps) for name in PARAM_NAMES}

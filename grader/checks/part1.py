@@ -5,7 +5,7 @@ import numbers
 
 import numpy as np
 
-from grader.contract import tensor_shapes
+from grader.checks.solution import tensor_shapes
 from grader.results import CheckResult
 from grader.seeding import rng_for
 from grader.student import Submission

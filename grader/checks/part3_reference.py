@@ -16,8 +16,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from grader import outputs
-from grader.checks import calls
-from grader.compare import relative_error
+from grader.checks.solution import central_differences, relative_error
 from grader.contract import PARAM_NAMES
 from grader.mutants import MUTANTS, mutant
 from grader.problems import Problem, random_problem
@@ -70,7 +69,7 @@ def own_errors(backward_fn: Callable, problem: Problem, reg: float) -> dict:
     """The grader's own gradient check of backward_fn: rel_error per parameter, inf for a wrong shape or non-finite."""
     p = problem.copy()
     _, analytic = backward_fn(p.X, p.y, p.params, reg)
-    numeric = calls.central_differences(lambda q: backward_fn(q.X, q.y, q.params, reg)[0], problem.copy(), EPS)
+    numeric = central_differences(lambda q: backward_fn(q.X, q.y, q.params, reg)[0], problem.copy(), EPS)
     errors = {}
     for name in PARAM_NAMES:
         grad = np.asarray(analytic[name])

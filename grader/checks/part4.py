@@ -13,56 +13,15 @@ answers earn 0 and a fully right diagnose earns 1.
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 
-from grader.compare import relative_error
-from grader.contract import DIAGNOSE_LABELS, PARAM_NAMES, param_shapes
+from grader.checks.solution import label_of
+from grader.contract import DIAGNOSE_LABELS, param_shapes
 from grader.results import CheckResult, StudentCodeError
 from grader.seeding import rng_for
 from grader.student import CANNOT_RUN, Submission
 
 CASES_PER_LABEL = 4
-MATCH, MISMATCH = 1e-10, 2e-2
-LAYER1, LAYER2 = ("W1", "b1"), ("W2", "b2")
-
-
-def _scaled_error(a: np.ndarray, n: np.ndarray) -> float:
-    scale = max(float(np.max(np.abs(a))), float(np.max(np.abs(n))))
-    return float(np.max(np.abs(a - n))) / scale if scale > 0 else 0.0
-
-
-def label_of(analytic: dict, numeric: dict) -> Optional[str]:
-    """The contract's label for (analytic, numeric), or None when the case is not clear-cut enough to send."""
-    a = {k: np.asarray(analytic[k], dtype=np.float64) for k in PARAM_NAMES}
-    n = {k: np.asarray(numeric[k], dtype=np.float64) for k in PARAM_NAMES}
-    if any(a[k].shape != n[k].shape for k in PARAM_NAMES):
-        return "shape"
-    if any(not np.all(np.isfinite(a[k])) for k in PARAM_NAMES):
-        return "nan"
-    bad = set()
-    for k in PARAM_NAMES:
-        if relative_error(a[k], n[k]) <= MATCH:
-            continue
-        if _scaled_error(a[k], n[k]) < MISMATCH:
-            return None
-        bad.add(k)
-    if not bad:
-        return "ok"
-    if bad == set(PARAM_NAMES):
-        flat_a = np.concatenate([a[k].ravel() for k in PARAM_NAMES])
-        flat_n = np.concatenate([n[k].ravel() for k in PARAM_NAMES])
-        c = float(np.vdot(flat_a, flat_n) / np.vdot(flat_n, flat_n))
-        if c not in (0.0, 1.0) and all(relative_error(a[k], c * n[k]) <= MATCH for k in PARAM_NAMES):
-            return "scale"
-    if bad <= set(LAYER1):
-        return "layer1"
-    if bad <= set(LAYER2):
-        return "layer2"
-    return "other"
-
-
 def _true_gradient(rng: np.random.Generator) -> dict:
     D, H, C = (int(v) for v in rng.choice(np.arange(2, 9), size=3, replace=False))  # distinct: transposes show
     return {k: rng.normal(0, 1, size=s) for k, s in param_shapes(D, H, C).items()}
