@@ -166,16 +166,20 @@ class Progress:
     """done/total, rate and time left, on one line of stderr."""
 
     def __init__(self, total: int, stream=sys.stderr):
-        self.total, self.done, self.started, self.stream = total, 0, time.monotonic(), stream
+        self.total, self.done, self.kept, self.started, self.stream = total, 0, 0, time.monotonic(), stream
         self.lock = threading.Lock()
 
-    def step(self) -> None:
+    def step(self, kept: bool = False) -> None:
+        """One more submission done; `kept`: its earlier report was reused (it does not count in the rate)."""
         with self.lock:
             self.done += 1
+            self.kept += kept
             elapsed = time.monotonic() - self.started
-            rate = self.done / elapsed if elapsed > 0 else 0.0
+            graded = self.done - self.kept
+            rate = graded / elapsed if elapsed > 0 and graded else 0.0
             left = (self.total - self.done) / rate if rate > 0 else 0.0
-            self.stream.write(f"\r[{self.done}/{self.total}] {rate * 60:.1f} submissions/min, "
+            kept_note = f", {self.kept} kept from the last run" if self.kept else ""
+            self.stream.write(f"\r[{self.done}/{self.total}{kept_note}] {rate * 60:.1f} submissions/min, "
                               f"{left:.0f} s left   ")
             if self.done == self.total:
                 self.stream.write("\n")
@@ -192,11 +196,16 @@ def run_batch(folder: Path, out: Path, rubric: Rubric, jobs: int, timed: bool, r
         for future in as_completed(futures):
             entry, report, reused = future.result()
             results[entry.student] = (report, reused)
-            progress.step()
+            progress.step(kept=reused)
     results = dict(sorted(results.items()))
     write_gradebook(out / "gradebook.csv", rubric, results)
     write_summary(out, rubric, results)
     return results
+
+
+def _cents(points: float) -> str:
+    """Points to two decimals, without trailing zeros: 8, 2.67, 95.47."""
+    return f"{round(points, 2):g}"
 
 
 def write_gradebook(path: Path, rubric: Rubric, results: dict) -> None:
@@ -206,7 +215,7 @@ def write_gradebook(path: Path, rubric: Rubric, results: dict) -> None:
         writer.writerow(["student", *items, "total"])
         for name, (report, _) in results.items():
             scores = {item.id: item.score for item in report.items}
-            writer.writerow([name, *(f"{scores.get(i, 0):g}" for i in items), f"{report.score:g}"])
+            writer.writerow([name, *(_cents(scores.get(i, 0)) for i in items), _cents(report.score)])
 
 
 def write_summary(out: Path, rubric: Rubric, results: dict) -> None:

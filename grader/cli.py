@@ -25,7 +25,7 @@ from typing import Optional, Sequence
 
 import grader
 from grader import processes, student
-from grader.report import Report, format_table, write_gradescope, write_json
+from grader.report import Report, format_table, show, write_gradescope, write_json
 from grader.rubric import GRADING_TESTS_DIR, Rubric, RubricError, default_rubric_path, find_rubric, load_rubric
 from grader.scoring import failure_report
 from grader.seeding import derive_seed, seed_value
@@ -118,13 +118,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     warn_default_salt(rubric)
     report, log, elapsed = grade_source(source, rubric, args)
-    if args.verbose:
-        print(log)
-    print(format_table(report))
-    if args.json:
+    if args.json:  # the reports first: nothing printed may keep them from being written
         write_json(report, args.json)
     if args.gradescope:
         write_gradescope(report, args.gradescope, rubric.visibility(), elapsed)
+    if args.verbose:
+        show(log)
+    show(format_table(report))
     return 1 if report.error else 0
 
 

@@ -16,7 +16,7 @@ from typing import Optional
 
 from grader import student
 from grader.cli import UsageError, check_run_as, grade_source, load_rubric_option, warn_default_salt
-from grader.report import Report, format_table, write_gradescope
+from grader.report import Report, format_table, show, write_gradescope
 from grader.rubric import Rubric, RubricError
 from grader.scoring import failure_report
 
@@ -58,10 +58,10 @@ def run_gradescope(args: argparse.Namespace) -> int:
         return 2
     warn_default_salt(rubric)
     report, log, elapsed = grade_source(source, rubric, args)
-    print(format_table(report))  # Gradescope keeps stdout for the instructor (stdout_visibility: hidden)
+    write_gradescope(report, results, rubric.visibility(), elapsed)  # first: nothing printed may keep it from us
+    show(format_table(report))  # Gradescope keeps stdout for the instructor (stdout_visibility: hidden)
     if report.error:
-        print(log)
-    write_gradescope(report, results, rubric.visibility(), elapsed)
+        show(log)
     return 1 if report.error else 0
 
 

@@ -17,6 +17,7 @@ import re
 import sys
 import zipfile
 from pathlib import Path
+from typing import Optional
 
 from grader.rubric import Rubric
 
@@ -34,13 +35,16 @@ SETUP_SH = """#!/usr/bin/env bash
 # (e.g. Ubuntu 24.04), so that every pinned version has a wheel for it.
 set -euo pipefail
 SOURCE="$(cd "$(dirname "$0")" && pwd)"
+apt-get update
 apt-get install -y python3 python3-venv python3-pip
 python3 -m venv {venv}
 {venv}/bin/pip install --constraint "$SOURCE/constraints.txt" "$SOURCE"
 # The unprivileged user whose rights the submission's code runs with.
 id -u {user} >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin {user}
-# The solution stays private to root: the installed reference package, and this unpacked source.
-chmod -R go-rwx "$({venv}/bin/python -c 'import os, reference; print(os.path.dirname(reference.__file__))')" "$SOURCE"
+# The solution stays private to root: the installed reference package, the grader's answers and buggy backward
+# passes (grader.package.private_paths, compiled copies included), and this unpacked source.
+{venv}/bin/python -m grader.package --private-paths | xargs -0 chmod -R go-rwx
+chmod -R go-rwx "$SOURCE"
 """
 
 RUN_AUTOGRADER = """#!/bin/sh
@@ -54,6 +58,23 @@ export PATH
 if [ -n "$RUN_AS" ]; then set -- --run-as "$RUN_AS" "$@"; fi
 exec backprop-grader gradescope --root "$ROOT" --rubric "$ROOT/source/rubric.yaml" "$@"
 """
+
+
+#: What the submission's user must not read, relative to the folder holding the installed `grader` and `reference`
+#: packages: the reference solution, the buggy backward passes, the grader's own answers, the reference-based checks.
+PRIVATE = ("reference", "grader/mutants.py", "grader/checks/solution.py", "grader/checks/*_reference.py")
+
+
+def private_paths(site: Optional[Path] = None) -> list[Path]:
+    """The installed files and folders of PRIVATE that exist, with their compiled copies in __pycache__."""
+    site = Path(site) if site is not None else Path(__file__).resolve().parent.parent
+    found = []
+    for pattern in PRIVATE:
+        for path in sorted(site.glob(pattern)):
+            found.append(path)
+            if path.is_file():
+                found += sorted(path.parent.glob(f"__pycache__/{path.stem}.*.pyc"))
+    return found
 
 
 class SourceTreeMissing(Exception):
@@ -131,3 +152,9 @@ def build_package(rubric: Rubric, output: Path, root: Path = SOURCE_ROOT) -> lis
         for relative in files:
             _add(archive, relative.as_posix(), (root / relative).read_bytes())
         return archive.namelist()
+
+
+if __name__ == "__main__":  # setup.sh: `python -m grader.package --private-paths | xargs -0 chmod -R go-rwx`
+    if sys.argv[1:] != ["--private-paths"]:
+        sys.exit("usage: python -m grader.package --private-paths")
+    sys.stdout.write("\0".join(str(path) for path in private_paths()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 import textwrap
 from dataclasses import asdict, dataclass, field
@@ -63,6 +64,15 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
+def show(text: str, stream=None) -> None:
+    """Print for people, whatever the text holds (a lone surrogate from a student's exception, a terminal that is
+    not UTF-8): what cannot be encoded is escaped, never an error that stops the reports being written."""
+    stream = stream or sys.stdout
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    stream.write(text.encode(encoding, "backslashreplace").decode(encoding) + "\n")
+    stream.flush()
+
+
 def write_json(report: Report, path: Path) -> None:
     write_atomically(path, json.dumps(report.to_json(), indent=2) + "\n")
 
@@ -111,8 +121,7 @@ def format_table(report: Report, width: Optional[int] = None) -> str:
     lines = [f"{'item':<{id_width}}  {'points':>9}  {'status':<7}  feedback"]
     truncated = []
     for item in report.items:
-        points = f"{_points(item.score)}/{_points(item.max_score)}" if item.status != "manual" else \
-            f"-/{_points(item.max_score)}"
+        points = _item_points(item)
         prefix = f"{item.id:<{id_width}}  {points:>9}  {item.status:<7}  "
         feedback = item.feedback.replace("\n", " ")
         room = max(20, width - len(prefix))
@@ -128,9 +137,15 @@ def format_table(report: Report, width: Optional[int] = None) -> str:
         for item in truncated:
             wrapped = textwrap.fill(item.feedback, width=width - 4, initial_indent="  ", subsequent_indent="    ",
                                     break_long_words=False, break_on_hyphens=False)
-            lines.append(f"- {item.id} ({_points(item.score)}/{_points(item.max_score)}):")
+            lines.append(f"- {item.id} ({_item_points(item)}{' manual' if item.status == 'manual' else ''}):")
             lines.append(wrapped)
     return "\n".join(lines)
+
+
+def _item_points(item) -> str:
+    """"6/8"; "-/10" for a manual item (graded by hand: its 0 is not a score)."""
+    return f"{_points(item.score)}/{_points(item.max_score)}" if item.status != "manual" else \
+        f"-/{_points(item.max_score)}"
 
 
 def _points(value: float) -> str:

@@ -6,6 +6,9 @@ grader. A docstring still identical to the template's is not a write-up.
 from __future__ import annotations
 
 import ast
+import inspect
+import io
+import tokenize
 from pathlib import Path
 from typing import Optional
 
@@ -25,10 +28,26 @@ def template_path() -> Optional[Path]:
 
 
 def _docstring(path: Path) -> Optional[str]:
+    """The module docstring; for a file that does not parse (a syntax error further down), its first token when
+    that is a string: the write-up is kept for the human grader either way."""
     try:
-        return ast.get_docstring(ast.parse(path.read_text(encoding="utf-8", errors="replace")))
-    except (SyntaxError, ValueError, OSError):
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
         return None
+    try:
+        return ast.get_docstring(ast.parse(text))
+    except (SyntaxError, ValueError):
+        pass
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.ENCODING):
+                continue
+            if token.type != tokenize.STRING:
+                return None
+            return inspect.cleandoc(ast.literal_eval(token.string))
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        return None
+    return None
 
 
 def find_writeup(source: SubmissionSource) -> Optional[dict]:

@@ -165,6 +165,8 @@ CASES = {
     # gains part2.vectorized and nothing else.
     "forged_line_count_obfuscated": Case("forged_line_count_obfuscated.py", "loop_forward", honest="loop_forward",
                                          lost=set(), gains={"part2.vectorized"}),
+    "surrogate_feedback": Case("surrogate_feedback.py", "correct", honest="correct", lost={"part1.shapes"},
+                               zero=("part1.shapes",), feedback={"part1.shapes": ["bad \ud800 shape"]}),
     "writes_files": Case("writes_files.py", "correct", honest="correct", lost=set(), score=HONEST_SCORE,
                          present=("sandbox",)),
     # ---------------------------------------------------------------------------- the channel

@@ -438,6 +438,20 @@ def test_one_sided_grad_check_rejects_correct(submission_from, seed):
     assert_verdict(outcome(part3_reference.check_flags_mutants, student, reference, seed), "rejects_correct")
 
 
+@pytest.mark.parametrize("seed", SEEDS[:1])
+def test_grad_check_on_a_one_sided_numerical_gradient_points_to_it(submission_from, seed):
+    """grad_check itself is right, but it calls a one-sided numerical_gradient: the feedback says to fix that first,
+    and the item's second test does not repeat the first one's words."""
+    student = submission_from(CORRECT + NUMGRAD_WRONG["one_sided"][0] + tol("1e-6"))
+    accepts = outcome(part3_reference.check_accepts_correct, student, reference, seed)
+    assert_verdict(accepts, "rejects_correct")
+    assert "Your numerical_gradient fails part3.numerical_gradient too (" in accepts.feedback
+    assert "if grad_check uses it, fix that first" in accepts.feedback
+    flags = outcome(part3_reference.check_flags_mutants, student, reference, seed)
+    assert_verdict(flags, "rejects_correct")
+    assert flags.feedback == accepts.feedback  # joined once in the item's feedback (scoring._join_unique)
+
+
 # ============================================================================================ diagnose
 def diagnose_checks(reference_module):
     """Both diagnose sets: synthetic (public) and the gradients of real bugs (instructor only)."""

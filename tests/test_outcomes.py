@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import REPO, SUBMISSIONS, grade_file, mutate
+from grader.report import ItemResult, Report, format_table
 
 AUTOGRADED = ["part1.shapes", "part2.forward", "part2.loss", "part2.stability", "part2.backward_reference",
               "part2.backward_fd", "part2.regularization", "part2.vectorized", "part3.numerical_gradient",
@@ -206,6 +207,17 @@ def test_syntax_error_feedback_quotes_the_line(graded):
     items = {i["id"]: i for i in graded["syntax_error"]["report"]["items"]}
     assert "`def forward(X, params)`" in items["part2.forward"]["feedback"]
     assert "backprop.py does not compile" in items["part2.forward"]["feedback"]
+    writeup = graded["syntax_error"]["report"]["writeup"]  # the docstring above the error is kept for the human grader
+    assert writeup["source"] == "the docstring of backprop.py" and writeup["text"].startswith("Backprop exercise:")
+
+
+def test_manual_items_are_never_shown_as_zero():
+    """A manual item's feedback cut in the table is given in full below it, still as "-/10 manual", never as 0/10."""
+    report = Report(score=8, max_score=8, seed=1, items=[
+        ItemResult("part1.shapes", "Shapes", 8, 8, "passed", ""),
+        ItemResult("part1.derivation", "Derivation", 0, 10, "manual", "graded by hand, from " + "x" * 200)])
+    table = format_table(report, width=80)
+    assert "- part1.derivation (-/10 manual):" in table and "0/10" not in table
 
 
 @pytest.mark.xdist_group("missing_1_over_N")

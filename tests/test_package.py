@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FAST_LIMITS, REPO, SUBMISSIONS, run_cli
+from grader.package import private_paths
 
 pytestmark = pytest.mark.xdist_group("package")
 
@@ -55,7 +56,9 @@ def test_zip_holds_the_scripts_the_rubric_the_pins_and_the_source_only(package):
     assert names == source | {"setup.sh", "run_autograder", "rubric.yaml", "constraints.txt", "pyproject.toml",
                               "README.md"}
     assert not any(n.startswith(("tests/", ".git", "examples/", "benchmarks/")) or "__pycache__" in n for n in names)
-    assert "useradd --system" in setup and 'chmod -R go-rwx' in setup  # the solution private to root
+    assert "useradd --system" in setup and "apt-get update" in setup  # the solution private to root:
+    assert "python -m grader.package --private-paths | xargs -0 chmod -R go-rwx" in setup
+    assert 'chmod -R go-rwx "$SOURCE"' in setup
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     packages = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
     for package_name in packages["packages"]:  # everything pip needs to install the package from the zip
@@ -107,3 +110,22 @@ def test_run_autograder_runs_code_as_student_by_default(autograder, tmp_path):
     assert result.returncode == 2
     results = json.loads((autograder / "results" / "results.json").read_text())
     assert results["score"] == 0 and "--run-as student: no such user" in results["output"]
+
+
+def test_private_paths_are_the_secrets_with_their_compiled_copies(tmp_path):
+    files = ["reference/backprop.py", "grader/mutants.py", "grader/__pycache__/mutants.cpython-311.pyc",
+             "grader/__pycache__/cli.cpython-311.pyc", "grader/cli.py", "grader/checks/solution.py",
+             "grader/checks/part2.py", "grader/checks/part2_reference.py",
+             "grader/checks/__pycache__/part2_reference.cpython-311.pyc",
+             "grader/checks/__pycache__/part2.cpython-311.pyc"]
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    found = {path.relative_to(tmp_path).as_posix() for path in private_paths(tmp_path)}
+    assert found == {"reference", "grader/mutants.py", "grader/__pycache__/mutants.cpython-311.pyc",
+                     "grader/checks/solution.py", "grader/checks/part2_reference.py",
+                     "grader/checks/__pycache__/part2_reference.cpython-311.pyc"}
+    listed = subprocess.run([sys.executable, "-m", "grader.package", "--private-paths"], cwd=REPO,
+                            capture_output=True, check=True)
+    paths = [Path(p) for p in listed.stdout.decode().split("\0")]
+    assert REPO / "reference" in paths and REPO / "grader" / "mutants.py" in paths and all(p.exists() for p in paths)

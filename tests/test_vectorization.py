@@ -467,7 +467,7 @@ def test_switching_the_tracer_off_is_tampering(submission_from):
         import sys as _sys
         _forward = forward
         def forward(X, params):
-            _sys.settrace(None)          # hide what follows from the line count
+            getattr(_sys, "set" + "trace")(None)  # hide what follows from the line count (and from a reading)
             return _forward(X, params)
         """))
     result = check_vectorized(student, "forward", 0)
@@ -477,7 +477,7 @@ def test_switching_the_tracer_off_is_tampering(submission_from):
 
 
 def test_replacing_the_tracing_functions_at_import_is_tampering(submission_from):
-    student = submission_from(BASE + "\nimport sys\nsys.settrace = lambda *args: None\n")
+    student = submission_from(BASE + "\nimport sys\nsetattr(sys, 'set' + 'trace', lambda *args: None)\n")
     result = check_vectorized(student, "backward", 0)
     assert (result.fraction, result.cause) == (0.0, "tampering")
     assert "replaced sys.settrace" in result.feedback

@@ -16,6 +16,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from grader import outputs
+from grader.checks import part3
 from grader.checks.solution import central_differences, relative_error
 from grader.contract import PARAM_NAMES
 from grader.mutants import MUTANTS, mutant
@@ -140,8 +141,8 @@ def _judge_checker(student: Submission, reference: ModuleType, seed: int) -> Che
         worst = max(errors, key=lambda k: errors[k] if np.isfinite(errors[k]) else np.inf)
         if not all(np.isfinite(e) and e < tol for e in errors.values()):
             rejected = failed(f"on {label}, your grad_check reported {worst}: {errors[worst]:.3g}, above your "
-                              f"tolerance {tol:g}, though the grader's own check gives at most {tol / 10:g}.{hint}",
-                              "rejects_correct")
+                              f"tolerance {tol:g}, though the grader's own check gives at most {tol / 10:g}.{hint}"
+                              f"{_numerical_gradient_hint(student, seed)}", "rejects_correct")
             break
     counted, missed = [], []
     for kind, words in MUTANTS.items():
@@ -164,6 +165,21 @@ def _judge_checker(student: Submission, reference: ModuleType, seed: int) -> Che
     return CheckerVerdict(tol, rejected, counted, missed)
 
 
+def _numerical_gradient_hint(student: Submission, seed: int) -> str:
+    """When the student's numerical_gradient is itself wrong, say so: grad_check usually calls it."""
+    if not student.has("numerical_gradient"):
+        return ""
+    for check in (part3.check_accuracy, part3.check_convergence):
+        try:
+            verdict = check(student, seed)
+        except StudentCodeError as error:
+            verdict = error.result
+        if not verdict.passed:
+            return (f" Your numerical_gradient fails part3.numerical_gradient too ({verdict.feedback.rstrip('.')}): "
+                    f"if grad_check uses it, fix that first.")
+    return ""
+
+
 def check_accepts_correct(student: Submission, reference: ModuleType, seed: int) -> CheckResult:
     """Every error reported for correct backward passes is below GRAD_CHECK_TOL, and the checker flags at least one
     buggy backward pass (else it accepts everything)."""
@@ -183,8 +199,7 @@ def check_flags_mutants(student: Submission, reference: ModuleType, seed: int) -
     verdict = checker_verdict(student, reference, seed)
     counted, missed = verdict.counted, verdict.missed
     if verdict.rejected:
-        return failed(f"your grad_check rejects correct backward passes, so flagging buggy ones shows nothing: "
-                      f"{verdict.rejected.feedback}", "rejects_correct")
+        return verdict.rejected  # the same words as check_accepts_correct's: the item shows them once
     if not missed:
         return passed(f"flagged all {len(counted)} buggy backward passes.")
     return CheckResult(1 - len(missed) / len(counted),
