@@ -28,7 +28,7 @@ from grader import processes, student
 from grader.report import Report, format_table, show, write_gradescope, write_json
 from grader.rubric import GRADING_TESTS_DIR, Rubric, RubricError, default_rubric_path, find_rubric, load_rubric
 from grader.scoring import failure_report
-from grader.seeding import derive_seed, seed_value
+from grader.seeding import SEED_VARIABLE, derive_seed, seed_value
 from grader.writeup import find_writeup
 
 #: Output of the grading process kept for error reports, in characters.
@@ -206,12 +206,13 @@ def _kit(args: argparse.Namespace, rubric: Rubric) -> int:
 
 def pytest_command(source: student.SubmissionSource, rubric: Rubric, seed: int, work_dir: Path, timed: bool = True,
                    run_as: Optional[str] = None) -> list[str]:
-    """The child pytest command line that grades `source`; it writes its JSON report to work_dir/report.json."""
+    """The child pytest command line that grades `source`; it writes its JSON report to work_dir/report.json. The
+    seed is not on it (any user can read a command line in /proc): it goes in the environment, SEED_VARIABLE."""
     limits = rubric.time_limits
     command = [sys.executable, "-m", "pytest", "-p", "grader.plugin", "-p", "pytest_timeout",
                "-p", "no:cacheprovider", "-q", "-rN", "-c", str(work_dir / "pytest.ini"), "--rootdir", str(work_dir),
                "--confcutdir", str(GRADING_TESTS_DIR), "--submission", str(source.given),
-               "--rubric", str(rubric.path), "--seed", str(seed), "--grade-json", str(work_dir / "report.json"),
+               "--rubric", str(rubric.path), "--grade-json", str(work_dir / "report.json"),
                "--grade-timeout", str(limits["test"]), "--grade-import-timeout", str(limits["import"]),
                "--grade-call-timeout", str(limits["call"])]
     if not timed:
@@ -235,7 +236,8 @@ def run_grading(source: student.SubmissionSource, rubric: Rubric, seed: int, tim
         env = {**os.environ, **CHILD_ENV,
                "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(grader.__file__).resolve().parent.parent),
                                                           os.environ.get("PYTHONPATH")])),
-               "TMPDIR": work}  # the workers' sandboxes go in here: removed below even if grading is killed
+               "TMPDIR": work,  # the workers' sandboxes go in here: removed below even if grading is killed
+               SEED_VARIABLE: str(seed)}
         if run_as is not None:
             os.chmod(work_dir, 0o711)  # the user can reach its sandbox inside, not list or read the rest
         log_path = work_dir / "pytest.log"

@@ -7,6 +7,7 @@ and writes the JSON / Gradescope reports when asked. The checks themselves live 
 from __future__ import annotations
 
 import importlib
+import os
 import time
 import traceback
 from dataclasses import replace
@@ -21,7 +22,7 @@ from grader.report import Report, format_table, write_gradescope, write_json
 from grader.results import GradingFailure
 from grader.rubric import GRADING_TESTS_DIR, Rubric, RubricError, default_rubric_path, find_rubric, load_rubric
 from grader.scoring import TestOutcome, grade
-from grader.seeding import derive_seed, seed_value
+from grader.seeding import SEED_VARIABLE, derive_seed, seed_value
 from grader.worker.client import RunAs, describe_protections, fork_server
 from grader.writeup import find_writeup
 
@@ -110,6 +111,9 @@ def pytest_configure(config: pytest.Config) -> None:
     except (RubricError, student.SubmissionNotFound) as error:
         raise pytest.UsageError(str(error)) from None
     seed = config.getoption("--seed")
+    from_cli = os.environ.pop(SEED_VARIABLE, None)  # popped: the workers, forked from here, must not see it
+    if seed is None and from_cli is not None:
+        seed = seed_value(from_cli)
     run = GradingRun(rubric, source, derive_seed(source.files, rubric.salt) if seed is None else seed, run_as)
     config.stash[STATE] = run
     fork_server()  # starts NumPy in the background while pytest collects

@@ -14,6 +14,10 @@ from typing import Iterable
 
 import numpy as np
 
+#: The environment variable through which `grade` hands the seed to its grading process (not its command line,
+#: which every user can read in /proc; the plugin removes it before any worker starts).
+SEED_VARIABLE = "BACKPROP_GRADER_SEED"
+
 
 def derive_seed(files: Iterable[Path], salt: str) -> int:
     """A 32-bit seed from the salt and the bytes (and relative names) of the submission's files."""

@@ -189,6 +189,31 @@ def test_python_dash_m_and_console_script_agree(tmp_path):
     assert "Total: 110 / 100" in via_script.stdout
 
 
+SEED_PROBE = """
+def shapes(N, D, H, C):
+    import glob, os
+    text = os.environ.get("BACKPROP_GRADER_SEED", "")
+    for path in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            text += open(path, "rb").read().replace(bytes(1), b" ").decode() + chr(10)
+        except OSError:
+            pass
+    open(@SEEN@, "w").write(text)
+    raise ValueError("looked")
+"""
+
+
+def test_the_seed_is_not_on_any_command_line_the_submission_can_read(tmp_path):
+    """The submission can read the grading process's command line (the probe sees its --rubric) but no seed there
+    nor in its own environment: else it could rebuild the grader's inputs from the readable grader code."""
+    path, seen = tmp_path / "backprop.py", tmp_path / "seen.txt"
+    path.write_text(BASE + SEED_PROBE.replace("@SEEN@", repr(str(seen))))
+    result = grade_file(path, tmp_path / "report.json")
+    text = seen.read_text()
+    assert "--rubric" in text and "grader.plugin" in text  # the grading process's command line was read
+    assert str(result["report"]["seed"]) not in text
+
+
 def test_memory_bomb_output_bomb_and_background_processes_are_bounded(tmp_path):
     memory = tmp_path / "memory"
     memory.mkdir()
