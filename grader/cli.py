@@ -11,9 +11,9 @@ written); 2 a usage or rubric error.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -108,6 +108,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command == "kit":
             return _kit(args, rubric)
         check_run_as(args.run_as)
+        if args.run_as and "," in args.run_as and args.command != "batch":
+            raise UsageError("--run-as takes one user here (several, comma-separated, only for batch)")
         if args.command == "batch":
             if not args.folder.is_dir():
                 raise student.SubmissionNotFound(f"{args.folder}: not a folder")
@@ -146,10 +148,11 @@ def check_run_as(user: Optional[str]) -> None:
         import pwd
     except ImportError:
         raise UsageError("--run-as is not supported on this system (it has no POSIX user database)") from None
-    try:
-        pwd.getpwnam(user)
-    except KeyError:
-        raise UsageError(f"--run-as {user}: no such user on this system") from None
+    for name in user.split(","):
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            raise UsageError(f"--run-as {name}: no such user on this system") from None
 
 
 def warn_default_salt(rubric: Rubric) -> None:
@@ -170,9 +173,26 @@ def grade_source(source: student.SubmissionSource, rubric: Rubric,
 
 
 def _batch(args: argparse.Namespace, rubric: Rubric) -> int:
+    """Grade a folder. With --run-as USER1,USER2,... each grading running at once has a user of its own: gradings
+    run as one user could signal each other's processes, and the end of one kills every process of its user."""
     from grader.batch import run_batch
-    run = functools.partial(run_grading, run_as=args.run_as)
-    results = run_batch(args.folder, args.out, rubric, args.jobs, not args.no_timing, run)
+    users = queue.Queue()
+    names = args.run_as.split(",") if args.run_as else [None]
+    for name in names:
+        users.put(name)
+    jobs = args.jobs
+    if args.run_as and len(names) < jobs:
+        print(f"backprop-grader: warning: --jobs {jobs} needs {jobs} users for --run-as (one per grading running at "
+              f"once), {len(names)} given: grading {len(names)} at a time", file=sys.stderr)
+        jobs = len(names)
+
+    def run(*arguments, **keywords):
+        user = users.get()
+        try:
+            return run_grading(*arguments, run_as=user, **keywords)
+        finally:
+            users.put(user)
+    results = run_batch(args.folder, args.out, rubric, jobs, not args.no_timing, run)
     graded = sum(1 for _, reused in results.values() if not reused)
     print(f"{len(results)} submissions: {graded} graded, {len(results) - graded} kept from an earlier run. "
           f"Gradebook: {args.out / 'gradebook.csv'}; summary: {args.out / 'summary.md'}")

@@ -439,16 +439,16 @@ def grad_check(backward_fn, X, y, params, reg=0.0, eps=1e-5):
 '''
 
 
-def _run_as_user() -> pwd.struct_passwd:
-    """The dedicated unprivileged user (created when missing); skips unless this is root with useradd."""
+def _run_as_user(name: str = RUN_AS_USER) -> pwd.struct_passwd:
+    """A dedicated unprivileged user (created when missing); skips unless this is root with useradd."""
     if not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("useradd") is None:
         pytest.skip("needs root and useradd, to create a dedicated unprivileged user for --run-as")
     try:
-        return pwd.getpwnam(RUN_AS_USER)
+        return pwd.getpwnam(name)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", RUN_AS_USER],
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
                        capture_output=True, text=True)
-    return pwd.getpwnam(RUN_AS_USER)
+    return pwd.getpwnam(name)
 
 
 def _processes_of(uid: int) -> list:
@@ -604,3 +604,40 @@ def test_reference_is_not_readable_under_run_as_from_a_private_folder(tmp_path, 
         assert not _processes_of(user.pw_uid)
     finally:
         shutil.rmtree(private, ignore_errors=True)
+
+
+SABOTEUR = """
+import os, signal, threading, time
+
+
+def _kill_the_others():  # every other process of this user: another student's worker, when they share it
+    while True:
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) != os.getpid():
+                try:
+                    if os.stat("/proc/" + entry).st_uid == os.getuid():
+                        os.kill(int(entry), signal.SIGKILL)
+                except OSError:
+                    pass
+        time.sleep(0.02)
+
+
+threading.Thread(target=_kill_the_others, daemon=True).start()
+"""
+
+
+def test_batch_under_run_as_gives_each_running_grading_its_own_user(tmp_path, run_as_lock):
+    """With --run-as U1,U2 --jobs 2 a submission that kills every process of its user cannot touch the other
+    grading's worker; with one user for two jobs the batch grades one at a time (and says so)."""
+    users = f"{run_as_lock.pw_name},{_run_as_user(RUN_AS_USER + '2').pw_name}"
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "saboteur.py").write_text(BASE + SABOTEUR)
+    (folder / "victim.py").write_text(BASE)
+    for run_as, out in ((users, tmp_path / "two"), (run_as_lock.pw_name, tmp_path / "one")):
+        result = run_cli("batch", str(folder), "--out", str(out), "--jobs", "2", *FAST_LIMITS, *LIMITS,
+                         "--run-as", run_as)
+        assert result.returncode == 0, result.stderr
+        victim = json.loads((out / "reports" / "victim.json").read_text())
+        assert victim["score"] == HONEST_SCORE, [i["feedback"] for i in victim["items"] if i["score"] < i["max_score"]]
+    assert "grading 1 at a time" in result.stderr
