@@ -438,6 +438,24 @@ def test_one_sided_grad_check_rejects_correct(submission_from, seed):
     assert_verdict(outcome(part3_reference.check_flags_mutants, student, reference, seed), "rejects_correct")
 
 
+GRAD_CHECK_BY_CALL_ORDER = '''
+_calls = [0]
+
+
+def grad_check(backward_fn, X, y, params, reg=0.0, eps=1e-5):
+    """No checking at all: accept the first two backward passes, flag every later one."""
+    _calls[0] += 1
+    return {k: 0.0 if _calls[0] <= 2 else float("inf") for k in ("W1", "b1", "W2", "b2")}
+'''
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_grad_check_answering_by_call_order_earns_nothing(submission_from, seed):
+    student = submission_from(CORRECT + GRAD_CHECK_BY_CALL_ORDER + tol("1e-6"))
+    assert_verdict(outcome(part3_reference.check_accepts_correct, student, reference, seed), "rejects_correct")
+    assert outcome(part3_reference.check_flags_mutants, student, reference, seed).fraction == 0
+
+
 @pytest.mark.parametrize("seed", SEEDS[:1])
 def test_grad_check_on_a_one_sided_numerical_gradient_points_to_it(submission_from, seed):
     """grad_check itself is right, but it calls a one-sided numerical_gradient: the feedback says to fix that first,

@@ -132,37 +132,50 @@ def checker_verdict(student: Submission, reference: ModuleType, seed: int) -> Ch
 def _judge_checker(student: Submission, reference: ModuleType, seed: int) -> CheckerVerdict:
     tol = judging_tolerance(student)
     problem, reg, _ = select_probe(reference, seed, tol)
-    rejected = None
-    cases = (("the reference backward", reference.backward, ""),
-             ("a backward that is correct for twice the loss (loss and gradients both doubled)", _doubled(reference),
-              " Differentiate backward_fn's OWN loss numerically; do not compare with your own backward."))
-    for label, backward_fn, hint in cases:
-        errors = _student_errors(student, backward_fn, problem, reg)
-        worst = max(errors, key=lambda k: errors[k] if np.isfinite(errors[k]) else np.inf)
-        if not all(np.isfinite(e) and e < tol for e in errors.values()):
-            rejected = failed(f"on {label}, your grad_check reported {worst}: {errors[worst]:.3g}, above your "
-                              f"tolerance {tol:g}, though the grader's own check gives at most {tol / 10:g}.{hint}"
-                              f"{_numerical_gradient_hint(student, seed)}", "rejects_correct")
-            break
-    counted, missed = [], []
-    for kind, words in MUTANTS.items():
+    correct = [("the reference backward", reference.backward, ""),
+               ("a backward that is correct for twice the loss (loss and gradients both doubled)", _doubled(reference),
+                " Differentiate backward_fn's OWN loss numerically; do not compare with your own backward.")]
+    counted = []
+    for kind in MUTANTS:
         if kind in EXCLUDED_MUTANTS:
             continue
-        backward_fn = mutant(kind)
         with np.errstate(all="ignore"):
-            visible = any(not e < 10 * tol for e in own_errors(backward_fn, problem, reg).values())
-        if not visible:
+            if any(not e < 10 * tol for e in own_errors(mutant(kind), problem, reg).values()):
+                counted.append(kind)
+    # Correct and buggy backward passes in an order drawn from the seed: a grad_check answering by call order
+    # (accept the first two, flag the rest) gets them wrong.
+    order = [(None, case) for case in correct] + [(kind, None) for kind in counted]
+    rng_for(seed, "part3.grad_check.order").shuffle(order)
+    rejections, missed_kinds = {}, set()
+    for kind, case in order:
+        if kind is None:
+            rejections[case[0]] = _rejection(student, case, problem, reg, tol, seed)
             continue
-        counted.append(kind)
         try:
-            errors = _student_errors(student, backward_fn, problem, reg)
+            errors = _student_errors(student, mutant(kind), problem, reg)
         except StudentCodeError as error:  # raising on a buggy backward counts as flagging it
             if error.result.cause in CANNOT_RUN:
                 raise
             continue
         if all(np.isfinite(e) and e <= tol for e in errors.values()):
-            missed.append(words)
+            missed_kinds.add(kind)
+    missed = [words for kind, words in MUTANTS.items() if kind in missed_kinds]
+    # The reference's rejection first: the doubled loss's hint is about a different mistake.
+    rejected = next((rejections[label] for label, _, _ in correct if rejections[label]), None)
     return CheckerVerdict(tol, rejected, counted, missed)
+
+
+def _rejection(student: Submission, case: tuple, problem: Problem, reg: float, tol: float,
+               seed: int) -> Optional[CheckResult]:
+    """None when the student's grad_check accepts the correct backward pass `case` (label, function, hint)."""
+    label, backward_fn, hint = case
+    errors = _student_errors(student, backward_fn, problem, reg)
+    worst = max(errors, key=lambda k: errors[k] if np.isfinite(errors[k]) else np.inf)
+    if all(np.isfinite(e) and e < tol for e in errors.values()):
+        return None
+    return failed(f"on {label}, your grad_check reported {worst}: {errors[worst]:.3g}, above your tolerance {tol:g}, "
+                  f"though the grader's own check gives at most {tol / 10:g}.{hint}"
+                  f"{_numerical_gradient_hint(student, seed)}", "rejects_correct")
 
 
 def _numerical_gradient_hint(student: Submission, seed: int) -> str:
