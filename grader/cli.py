@@ -264,7 +264,7 @@ def run_grading(source: student.SubmissionSource, rubric: Rubric, seed: int, tim
         with open(log_path, "wb") as log_file:
             with _ACTIVE_LOCK:
                 process = subprocess.Popen(command, cwd=work_dir, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-                                           stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_bounded)
+                                           stdin=subprocess.DEVNULL, **_child_options())
                 _ACTIVE.add(process.pid)
             try:
                 code = process.wait(timeout=limits["total"])
@@ -279,6 +279,15 @@ def run_grading(source: student.SubmissionSource, rubric: Rubric, seed: int, tim
             return failure_report(rubric, seed, str(source.module_path), f"{reason}. Last output:\n{log}",
                                   find_writeup(source)), log
         return report, log
+
+
+def _child_options() -> dict:
+    """Popen keywords of the grading process: a group of its own, so that it is killed with what it started, and on
+    POSIX its resource limits (Windows has no preexec_fn: there the grading process itself runs unbounded)."""
+    options = processes.new_session()
+    if not processes.WINDOWS:
+        options["preexec_fn"] = _bounded
+    return options
 
 
 def _bounded() -> None:

@@ -1,5 +1,5 @@
 """Killing a process and everything it started, also what left its process group (Linux /proc; elsewhere the
-group only).
+group only; on Windows the tree of live descendants, by `taskkill /T`).
 
 A process that calls setsid() leaves its group, and one whose parent died is re-parented. Making the grader a child
 subreaper (Linux) brings such orphans back to the grader as children, where `kill_tree` finds them. Each round
@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Callable, Optional
 
 _SUBREAPER = False
+WINDOWS = os.name == "nt"
+
+
+def new_session() -> dict:
+    """Popen keywords that start a child in a group of its own, so that it and what it starts can be killed
+    together: its own session on POSIX (its process group is its pid), a new process group on Windows."""
+    if WINDOWS:
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True}
 
 
 def become_subreaper() -> None:
@@ -35,6 +45,9 @@ def kill_tree(pid: int, wait: Optional[Callable[[], object]] = None, spare: Call
     processes). Each round stops every target first and kills them after, so that nothing forks meanwhile; rounds
     repeat until none is left. `wait()` reaps `pid` when it is our child. Without a subreaper (not Linux), every
     process of `uid` (a dedicated user) is killed too."""
+    if WINDOWS:
+        _kill_tree_windows(pid, wait)
+        return
     roots = {pid}
     for round_ in range(100):
         table = _process_table()
@@ -63,6 +76,22 @@ def kill_tree(pid: int, wait: Optional[Callable[[], object]] = None, spare: Call
                 wait()
         _reap(victims - {pid})
         roots = set()
+
+
+def _kill_tree_windows(pid: int, wait: Optional[Callable[[], object]]) -> None:
+    """Windows has no signals, groups to kill or /proc: `taskkill /T /F` ends the process and its live descendants
+    (one whose parent already died is not found: Windows keeps no re-parenting), then `wait()` reaps `pid`."""
+    try:
+        subprocess.run(["taskkill", "/T", "/F", "/PID", str(pid)], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        pass
+    try:
+        os.kill(pid, signal.SIGTERM)  # on Windows: TerminateProcess, in case taskkill was missing or failed
+    except OSError:
+        pass
+    if wait is not None:
+        wait()
 
 
 def _with_descendants(roots: set, table: dict, kept: set) -> set:
