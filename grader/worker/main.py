@@ -1,11 +1,13 @@
 """The worker: the one process that imports and runs the student's code (started by grader.worker.client).
 
-It speaks grader.worker.protocol over two private file descriptors (its original stdin and stdout); file
-descriptors 1 and 2 both go to the grader's output capture, so whatever the student's code prints is kept and
-bounded there. On `load` it limits its own resources, drops to the unprivileged user when asked, refuses imports
-of the grader's and the reference's modules, and imports the submission; then it serves requests one at a time:
-call a role's function on arguments the grader sent, stash arguments and run a role on them (for timing, which
-the grader reads on its own clock), count line events of a call, or read a value such as GRAD_CHECK_TOL.
+It speaks grader.worker.protocol over a private channel: a socket, as its original stdin and stdout when forked by
+the fork server, or one it connects to the grader on loopback when spawned (`--spawned`: where there is no fork, as
+on Windows); file descriptors 1 and 2 both go to the grader's output capture, so whatever the student's code prints
+is kept and bounded there. On `load` it limits its own resources, drops to the unprivileged user when asked,
+refuses imports of the grader's and the reference's modules, and imports the submission; then it serves requests
+one at a time: call a role's function on arguments the grader sent, stash arguments and run a role on them (for
+timing, which the grader reads on its own clock), count line events of a call, or read a value such as
+GRAD_CHECK_TOL.
 
 Functions the grader passes as arguments arrive as stand-ins that call back into the grader, and only during the
 call that received them. Every reply is data (see protocol); every decision about a score is the grader's.
@@ -44,8 +46,9 @@ PRELOAD = ("math", "cmath", "copy", "functools", "itertools", "collections", "ra
 #: Top-level names a submission may not import: the grader and the reference solution.
 REFUSED = ("grader", "reference")
 MAX_STASHES = 64
-#: The signal on which the worker prints its current Python stack to the output (grader.worker.client.where).
-WHERE_SIGNAL = signal.SIGUSR1
+#: What `limits` names, as a report says it is missing where the platform cannot set it.
+LIMIT_NAMES = {"memory": "memory limit", "file_size": "file size limit", "cpu_seconds": "CPU time limit",
+               "processes": "process limit"}
 
 
 class _RefuseGrader(importlib.abc.MetaPathFinder):
@@ -57,8 +60,8 @@ class _RefuseGrader(importlib.abc.MetaPathFinder):
 
 
 class Worker:
-    def __init__(self, channel_in, channel_out: int):
-        self.read_exactly, self.channel_out = protocol.reader(channel_in), channel_out
+    def __init__(self, channel_in, write: Callable[[bytes], None]):
+        self.read_exactly, self.write = protocol.reader(channel_in), write
         self.module = None
         self.folder = Path.cwd()
         self.entry_points: dict = {}
@@ -75,9 +78,7 @@ class Worker:
     def send(self, message: dict, buffers: list = ()) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
-        data = memoryview(protocol.frame(message, list(buffers)))
-        while data:
-            data = data[os.write(self.channel_out, data):]
+        self.write(protocol.frame(message, list(buffers)))
 
     def serve(self) -> None:
         handlers = {"setup": self.setup, "load": self.load, "call": self.call, "stash": self.stash, "run": self.run,
@@ -85,7 +86,7 @@ class Worker:
         while True:
             try:
                 request, buffers = protocol.read_message(self.read_exactly)
-            except EOFError:
+            except (EOFError, ConnectionError):  # the grader closed the channel (a reset, on Windows)
                 return
             handler = handlers.get(request.get("op"))
             if handler is None:
@@ -105,19 +106,26 @@ class Worker:
         limits = request["limits"]
         self.memory_limit = limits.get("memory", 0)
         os.environ["HOME"] = os.environ["TMPDIR"] = request["home"]
-        faulthandler.register(WHERE_SIGNAL, all_threads=False)  # on a time-out, the grader asks where it was
+        if protocol.WHERE_SIGNAL is not None:  # on a time-out, the grader asks where it was
+            faulthandler.register(protocol.WHERE_SIGNAL, all_threads=False)
         for name in PRELOAD:
             importlib.import_module(name)
-        _set_limits(limits)
+        applied = _set_limits(limits)
         run_as = request.get("run_as")
         if run_as:
             os.setgroups([])
             os.setgid(run_as["gid"])
             os.setuid(run_as["uid"])
+        if "memory" not in applied:
+            self.memory_limit = 0
         protections = {"worker_process": True, "run_as": run_as["user"] if run_as else None,
                        "memory_limit_bytes": self.memory_limit or None,
-                       "process_limit": limits.get("processes"),
+                       "process_limit": limits.get("processes") if "processes" in applied else None,
                        "grader_readable": [p for p in request.get("secret_paths", []) if _readable(p)]}
+        unavailable = [LIMIT_NAMES[key] for key in LIMIT_NAMES if limits.get(key) and key not in applied]
+        unavailable += ["stack on time-out"] if protocol.WHERE_SIGNAL is None else []
+        if unavailable:  # said only where the platform lacks them: a fork server's report stays as it was
+            protections["unavailable"] = unavailable
         for name in list(sys.modules):
             if name.split(".")[0] in REFUSED:
                 del sys.modules[name]
@@ -394,17 +402,22 @@ def _readable(path: str) -> bool:
         return False
 
 
-def _set_limits(limits: dict) -> None:
+def _set_limits(limits: dict) -> set:
+    """Set the resource limits asked for; the keys of those set (none where there is no `resource`: not POSIX),
+    so that the report says which limits were active."""
     try:
         import resource
-    except ImportError:  # not POSIX: the report says which limits were active
-        return
+    except ImportError:
+        return set()
+    applied = set()
     for key, which in (("memory", resource.RLIMIT_AS), ("file_size", resource.RLIMIT_FSIZE),
                        ("cpu_seconds", resource.RLIMIT_CPU), ("processes", resource.RLIMIT_NPROC),
                        ("core", resource.RLIMIT_CORE)):
         value = limits.get(key)
         if value is not None:
             resource.setrlimit(which, (int(value), int(value)))
+            applied.add(key)
+    return applied
 
 
 PYTHON2_PATTERNS = [re.compile(p) for p in (r"^\s*print\s+[^\s(=]", r"^\s*print\s*$", r"except\s+[\w.]+\s*,\s*\w+\s*:",
@@ -460,9 +473,7 @@ def serve_forks(control: socket.socket) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped at once (the grader watches their channel)
     for name in PRELOAD:
         importlib.import_module(name)
-    import builtins
-    from _sitebuiltins import Quitter  # started without `site` (python -S): exit() and quit() as students know them
-    builtins.exit, builtins.quit = Quitter("exit", "Ctrl-D (i.e. EOF)"), Quitter("quit", "Ctrl-D (i.e. EOF)")
+    _student_builtins()
     while True:
         try:
             _, fds, _, _ = socket.recv_fds(control, 16, 2)
@@ -489,10 +500,33 @@ def serve_forks(control: socket.socket) -> None:
         control.sendall(pid.to_bytes(8, "big"))
 
 
+def serve_spawned() -> None:
+    """A worker started on its own, without a fork server (where there is no fork or fd passing, as on Windows, or
+    when BACKPROP_GRADER_WORKER_START=spawn): connect to the grader's loopback port and send the one-time token it
+    was given, which proves to the grader that this is its worker. Its fds 1 and 2 are already the output pipe and
+    its stdin the null device (the grader's Popen made them so)."""
+    port, token = os.environ.pop(protocol.CHANNEL_VARIABLE).split()
+    channel = socket.create_connection(("127.0.0.1", int(port)))
+    channel.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a request and its reply: no Nagle delays
+    channel.sendall(bytes.fromhex(token))
+    _student_builtins()
+    Worker(channel.makefile("rb"), channel.sendall).serve()
+
+
+def _student_builtins() -> None:
+    """Started without `site` (python -S): exit() and quit() as students know them."""
+    import builtins
+    from _sitebuiltins import Quitter
+    builtins.exit, builtins.quit = Quitter("exit", "Ctrl-D (i.e. EOF)"), Quitter("quit", "Ctrl-D (i.e. EOF)")
+
+
 def main() -> None:
-    """Entry point: the fork server (`--fork-server`, its stdin the control socket), or a worker."""
+    """Entry point: the fork server (`--fork-server`, its stdin the control socket), a spawned worker
+    (`--spawned`), or a worker on its stdin and stdout."""
     if sys.argv[2:3] == ["--fork-server"]:
         serve_forks(socket.socket(fileno=os.dup(0)))
+    elif sys.argv[2:3] == ["--spawned"]:
+        serve_spawned()
     else:
         _serve_worker()
 
@@ -505,4 +539,13 @@ def _serve_worker() -> None:
     os.dup2(null, 0)
     os.dup2(2, 1)
     os.close(null)
-    Worker(channel_in, channel_out).serve()
+    Worker(channel_in, _fd_writer(channel_out)).serve()
+
+
+def _fd_writer(fd: int) -> Callable[[bytes], None]:
+    """Write all of a message to a file descriptor (the forked worker's channel)."""
+    def write(data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    return write

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import struct
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Callable, Iterator, Optional
@@ -33,6 +34,11 @@ _NUMERIC_KINDS = "biufc"
 _PLAIN = (type(None), bool, int, float, str)
 _HEAD = struct.Struct("!QI")  # header length, number of buffers
 _LENGTH = struct.Struct("!Q")
+#: The signal on which the worker prints its current Python stack to its output (the grader asks on a time-out);
+#: None where there is no such signal (Windows): a time-out then names the function but not the line.
+WHERE_SIGNAL = getattr(signal, "SIGUSR1", None)
+#: The environment variable that brings a spawned worker the grader's loopback port and its one-time token.
+CHANNEL_VARIABLE = "BACKPROP_GRADER_WORKER_CHANNEL"
 
 
 class ProtocolError(Exception):
