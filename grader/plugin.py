@@ -23,7 +23,7 @@ from grader.results import GradingFailure
 from grader.rubric import GRADING_TESTS_DIR, Rubric, RubricError, default_rubric_path, find_rubric, load_rubric
 from grader.scoring import TestOutcome, grade
 from grader.seeding import SEED_VARIABLE, derive_seed, seed_value
-from grader.worker.client import RunAs, describe_protections, fork_server
+from grader.worker.client import RunAs, describe_protections, warm_up
 from grader.writeup import find_writeup
 
 STATE = pytest.StashKey["GradingRun"]()
@@ -116,7 +116,7 @@ def pytest_configure(config: pytest.Config) -> None:
         seed = seed_value(from_cli)
     run = GradingRun(rubric, source, derive_seed(source.files, rubric.salt) if seed is None else seed, run_as)
     config.stash[STATE] = run
-    fork_server()  # starts NumPy in the background while pytest collects
+    warm_up()  # the fork server imports NumPy in the background while pytest collects
     config.pluginmanager.register(fixtures, "backprop-grader-fixtures")
     modules = sorted({test.split("::")[0] for item in rubric.items for test in item.tests})
     config.args[:] = [str(GRADING_TESTS_DIR / module) for module in modules]

@@ -2,18 +2,25 @@
 its output, kill it and everything it started.
 
 The worker is `python -I` (no environment variables, no user site, no script folder on sys.path) in its own
-session, in a sandbox folder holding a copy of the submission, with BLAS pinned to one thread; its stdin and stdout
-are the request channel and everything it prints (fds 1 and 2) comes through one pipe that a thread drains into
-a bounded buffer. Reading and writing the channel both honour the deadline, so a worker that stops answering, or
-stops reading, costs at most the call's time limit.
+session, in a sandbox folder holding a copy of the submission, with BLAS pinned to one thread; the request channel
+is a socket and everything it prints (fds 1 and 2) comes through one pipe that a thread drains into a bounded
+buffer. Reading and writing the channel both honour the deadline, so a worker that stops answering, or stops
+reading, costs at most the call's time limit.
+
+Workers are started one of two ways (`start_method`): forked from a fork server (the default where os.fork and fd
+passing exist: Linux, macOS), or spawned, each a fresh interpreter that connects back on loopback (Windows, or
+BACKPROP_GRADER_WORKER_START=spawn anywhere). A spawned worker costs an interpreter start and NumPy's import; what
+the platform cannot do (resource limits, the stack on a time-out) the worker's report of its protections leaves out.
 """
 from __future__ import annotations
 
 import atexit
+import functools
+import hmac
 import os
 import re
+import secrets
 import select
-import signal
 import socket
 import struct
 import subprocess
@@ -38,6 +45,20 @@ PASSED_THROUGH = ("PATH", "BACKPROP_GRADER_HIDE_MODULES", "SYSTEMROOT")
 #: Bytes asked of the channel per read: below malloc's mmap threshold (a 1 MiB request costs a fresh mapping and
 #: its page faults every time, about 0.15 ms).
 RECEIVE_CHUNK = 65536
+#: `spawn` here starts every worker as a fresh interpreter instead of forking it from the fork server: the only way
+#: where there is no fork or fd passing (Windows); the variable lets that way be used, and tested, anywhere.
+START_VARIABLE = "BACKPROP_GRADER_WORKER_START"
+#: A spawned worker's output is drained by a plain blocking read (Windows has no select() on pipes, nor FIONREAD),
+#: so `settle` cannot ask how much is unread: it takes the output as complete once the draining thread has waited
+#: this long for more.
+QUIET_SECONDS = 0.01
+
+
+def start_method() -> str:
+    """How workers start: "fork" (from the fork server, where os.fork and socket.send_fds exist) or "spawn"."""
+    if os.environ.get(START_VARIABLE) == "spawn" or not (hasattr(os, "fork") and hasattr(socket, "send_fds")):
+        return "spawn"
+    return "fork"
 
 
 class WorkerTimeout(Exception):
@@ -66,14 +87,17 @@ class RunAs:
 class OutputCapture:
     """Drains a pipe (a file descriptor, which it closes) on a thread, keeping its first `limit` bytes and counting
     the rest; past `hard_limit` bytes it calls `on_overflow` once (the worker is killed: printing gigabytes ends the
-    call, not the disk)."""
+    call, not the disk). `blocking`: drain with plain blocking reads, which work on any pipe (Windows has no
+    select() on pipes), instead of select() and a read under the lock, which let `settle` be exact."""
 
-    def __init__(self, fd: int, limit: int, hard_limit: int = 0, on_overflow: Callable[[], None] = lambda: None):
+    def __init__(self, fd: int, limit: int, hard_limit: int = 0, on_overflow: Callable[[], None] = lambda: None,
+                 blocking: bool = False):
         self.limit, self.kept, self.total = limit, bytearray(), 0
         self.hard_limit, self._on_overflow, self.overflowed = hard_limit, on_overflow, False
-        self._fd, self._closed = fd, False
+        self._fd, self._closed, self._blocking = fd, False, blocking
         self._lock = threading.Lock()  # held while a chunk is read and counted: see `settle`
-        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._waiting_since: Optional[float] = None  # blocking: when the thread began its current read
+        self._thread = threading.Thread(target=self._drain_blocking if blocking else self._drain, daemon=True)
         self._thread.start()
 
     def _drain(self) -> None:
@@ -82,29 +106,67 @@ class OutputCapture:
                 select.select([self._fd], [], [])
                 with self._lock:
                     chunk = os.read(self._fd, 65536)
-                    self.total += len(chunk)
-                    self.kept += chunk[:max(0, self.limit - len(self.kept))]
-                    if not chunk:
-                        return
-                if self.hard_limit and self.total > self.hard_limit and not self.overflowed:
-                    self.overflowed = True
-                    self._on_overflow()
+                    self._count(chunk)
+                if not chunk:
+                    return
+                self._check_overflow()
         finally:
-            with self._lock:
-                self._closed = True
-                os.close(self._fd)
+            self._close()
+
+    def _drain_blocking(self) -> None:
+        try:
+            while True:
+                self._waiting_since = time.monotonic()
+                try:
+                    chunk = os.read(self._fd, 65536)
+                except OSError:  # a broken pipe, as Windows may say at the end: the end all the same
+                    chunk = b""
+                with self._lock:
+                    self._waiting_since = None
+                    self._count(chunk)
+                if not chunk:
+                    return
+                self._check_overflow()
+        finally:
+            self._close()
+
+    def _count(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        self.kept += chunk[:max(0, self.limit - len(self.kept))]
+
+    def _check_overflow(self) -> None:
+        if self.hard_limit and self.total > self.hard_limit and not self.overflowed:
+            self.overflowed = True
+            self._on_overflow()
+
+    def _close(self) -> None:
+        with self._lock:
+            self._closed = True
+            os.close(self._fd)
 
     def settle(self, timeout: float = 0.5) -> None:
         """Wait (at most `timeout` s) until every byte in the pipe is counted. The worker flushes its output before
-        it answers, so after an answer this makes `text` complete: the reading thread may lag behind the answer."""
+        it answers, so after an answer this makes `text` complete: the reading thread may lag behind the answer.
+        A blocking drain cannot be asked what is unread: there, the output is taken as complete once the thread
+        has waited QUIET_SECONDS for more, counted from a moment after this call began (so that a thread that was
+        just woken by the last output has had time to count it)."""
         deadline = time.monotonic() + timeout
+        if self._blocking:
+            time.sleep(QUIET_SECONDS)  # also lets the thread take the GIL and count what it was woken for
         while True:
             with self._lock:
-                if self._closed or _unread_bytes(self._fd) == 0:
+                if self._closed or self._drained():
                     return
             if time.monotonic() > deadline:
                 return
             time.sleep(0.001)
+
+    def _drained(self) -> bool:
+        """Nothing is left to count (called with the lock held)."""
+        if not self._blocking:
+            return _unread_bytes(self._fd) == 0
+        since = self._waiting_since
+        return since is not None and time.monotonic() - since >= QUIET_SECONDS
 
     def text(self, start: int = 0) -> str:
         """What was printed from byte `start` on (within what was kept), with a note of what was dropped."""
@@ -138,16 +200,11 @@ class ForkServer:
     One per grader process (`fork_server()`), shared by its submissions and restarted if it dies."""
 
     def __init__(self) -> None:
-        import grader
-        root = str(Path(grader.__file__).resolve().parent.parent)
-        env = {**{k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}, **ENVIRONMENT}
         self.control, theirs = socket.socketpair()
         with theirs:
-            paths = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
-            self.process = subprocess.Popen([sys.executable, "-I", "-S", "-c", BOOTSTRAP, root, "--fork-server", paths],
-                                            stdin=theirs, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                            cwd=os.path.abspath(os.sep), env=env, start_new_session=True,
-                                            close_fds=True)
+            self.process = subprocess.Popen(_command("--fork-server"), stdin=theirs, stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL, cwd=os.path.abspath(os.sep),
+                                            env=_environment(), start_new_session=True, close_fds=True)
         _LIVE.add(self.process.pid)
 
     def fork(self, seconds: float) -> tuple[int, socket.socket, int]:
@@ -173,6 +230,19 @@ class ForkServer:
         processes.kill_tree(self.process.pid, self.process.wait)  # at exit: with every worker it forked
 
 
+def _command(mode: str, *options: str) -> list[str]:
+    """The command line of a fork server or spawned worker (see BOOTSTRAP), with interpreter `options`."""
+    import grader
+    root = str(Path(grader.__file__).resolve().parent.parent)
+    paths = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
+    return [sys.executable, "-I", "-S", *options, "-c", BOOTSTRAP, root, mode, paths]
+
+
+def _environment(**extra: str) -> dict:
+    """A fork server's or spawned worker's environment: what it needs, nothing of the grader's secrets."""
+    return {**{k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}, **ENVIRONMENT, **extra}
+
+
 _SERVER: Optional[ForkServer] = None
 _SERVER_LOCK = threading.Lock()
 
@@ -188,19 +258,113 @@ def fork_server() -> ForkServer:
         return _SERVER
 
 
+def warm_up() -> None:
+    """Start what workers are made from ahead of the first (the fork server, which imports NumPy meanwhile); a
+    spawned worker has nothing to start ahead."""
+    if start_method() == "fork":
+        fork_server()
+
+
+def spawn(seconds: float) -> tuple[subprocess.Popen, socket.socket, int]:
+    """Start a worker as a fresh interpreter (no fork server) and wait, at most `seconds`, until it connects back:
+    (its process, the grader's end of its channel, the read end of its output pipe). The channel is a loopback
+    socket, which select() takes on every platform (pipes it does not on Windows); the worker proves it is the one
+    started here with a random token from its environment, so no other local process can take its place."""
+    _kill_spawned_at_exit()
+    token = secrets.token_bytes(16)
+    read_end, write_end = os.pipe()
+    try:
+        with _loopback_listener() as listener:
+            try:
+                process = _start_spawned(write_end, f"{listener.getsockname()[1]} {token.hex()}")
+            finally:
+                os.close(write_end)
+            try:
+                return process, _accept(listener, token, process, time.monotonic() + seconds), read_end
+            except WorkerDied:
+                _WORKERS.discard(process.pid)
+                processes.kill_tree(process.pid, process.wait, _ours)
+                raise
+    except BaseException:
+        os.close(read_end)
+        raise
+
+
+def _start_spawned(output: int, channel: str) -> subprocess.Popen:
+    """A spawned worker's interpreter: fds 1 and 2 the output pipe, stdin the null device, in a group of its own,
+    with `channel` (port and token) in its environment. In UTF-8 mode: printing and open() as under the fork
+    server's C.UTF-8 locale, also on Windows (where -I ignores PYTHONUTF8 and PYTHONIOENCODING)."""
+    with _WORKERS_LOCK:  # registered at once: another worker's kill must not take it for an orphan
+        process = subprocess.Popen(_command("--spawned", "-X", "utf8"), stdin=subprocess.DEVNULL, stdout=output,
+                                   stderr=output, cwd=os.path.abspath(os.sep), close_fds=True,
+                                   env=_environment(**{protocol.CHANNEL_VARIABLE: channel}),
+                                   **processes.new_session())
+        _WORKERS.add(process.pid)
+    return process
+
+
+def _loopback_listener() -> socket.socket:
+    """A socket listening on a free loopback port; on Windows with SO_EXCLUSIVEADDRUSE, so that no other process can
+    bind the same port and take the worker's connection."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if hasattr(socket, "SO_EXCLUSIVEADDRUSE"):
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    return listener
+
+
+@functools.cache
+def _kill_spawned_at_exit() -> None:
+    """Once: at exit, kill the spawned workers still alive (forked ones go with their fork server)."""
+    atexit.register(lambda: [processes.kill_tree(pid, None, _ours) for pid in list(_WORKERS)])
+
+
+def _accept(listener: socket.socket, token: bytes, process: subprocess.Popen, deadline: float) -> socket.socket:
+    """The first connection to `listener` that sends `token`, before `deadline` and while `process` lives (others
+    are closed). Raises WorkerDied."""
+    while True:
+        remaining = deadline - time.monotonic()
+        if process.poll() is not None:
+            raise WorkerDied(f"the worker ended as it started (exit code {process.returncode})")
+        if remaining <= 0:
+            raise WorkerDied("the worker did not connect in time")
+        listener.settimeout(min(remaining, 0.1))  # short: a worker that died at start-up is seen at once
+        try:
+            channel, _ = listener.accept()
+        except socket.timeout:
+            continue
+        channel.settimeout(max(deadline - time.monotonic(), 0.001))
+        try:
+            offered = _receive_exactly(channel, len(token))
+        except OSError:
+            offered = b""
+        if hmac.compare_digest(offered, token):
+            channel.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a request and its reply: no Nagle
+            channel.settimeout(None)
+            return channel
+        channel.close()
+
+
 class WorkerProcess:
     """One running worker. `request` sends a message and returns the reply, serving callbacks meanwhile."""
 
     def __init__(self, output_limit: int, run_as: Optional[RunAs] = None, seconds: float = 30,
                  output_hard_limit: int = 0):
         self.run_as = run_as
-        try:
-            self.pid, self.channel, output = fork_server().fork(seconds)
-        except WorkerDied:  # the server died meanwhile (a submission may kill it): once more with a new one
-            self.pid, self.channel, output = fork_server().fork(seconds)
-        _WORKERS.add(self.pid)
+        self.start = start_method()
+        self.process: Optional[subprocess.Popen] = None  # a spawned worker's; a forked one is the server's child
+        if self.start == "spawn":
+            self.process, self.channel, output = spawn(seconds)
+            self.pid = self.process.pid
+        else:
+            try:
+                self.pid, self.channel, output = fork_server().fork(seconds)
+            except WorkerDied:  # the server died meanwhile (a submission may kill it): once more with a new one
+                self.pid, self.channel, output = fork_server().fork(seconds)
+            _WORKERS.add(self.pid)
         self.output = OutputCapture(output, output_limit, output_hard_limit,
-                                    lambda: self.kill("it printed too much"))
+                                    lambda: self.kill("it printed too much"), blocking=self.start == "spawn")
         self.channel.setblocking(False)
         self._fd = self.channel.fileno()
         self._received = bytearray()
@@ -271,10 +435,13 @@ class WorkerProcess:
                 continue
 
     def _where(self) -> list:
-        """Ask the worker for its stack (faulthandler prints it on WHERE_SIGNAL): [(file, line)], innermost last."""
+        """Ask the worker for its stack (faulthandler prints it on WHERE_SIGNAL): [(file, line)], innermost last;
+        [] where there is no such signal (Windows)."""
         start = self.output.total
+        if protocol.WHERE_SIGNAL is None:
+            return []
         try:
-            os.kill(self.pid, signal.SIGUSR1)
+            os.kill(self.pid, protocol.WHERE_SIGNAL)
         except OSError:
             return []
         deadline = time.monotonic() + 0.5
@@ -290,7 +457,7 @@ class WorkerProcess:
         no other worker of the run is alive); `dead` says why it is gone."""
         self.dead = self.dead or why
         _WORKERS.discard(self.pid)
-        processes.kill_tree(self.pid, None, lambda: _LIVE | _WORKERS,
+        processes.kill_tree(self.pid, self.process.wait if self.process else None, _ours,
                             self.run_as.uid if self.run_as and all_of_user else None)
         _close(self.channel)
         self.output.finish()
@@ -298,6 +465,13 @@ class WorkerProcess:
 
 _LIVE: set = set()  # pids of this process's own children (fork servers): orphan-killing leaves them alone
 _WORKERS: set = set()  # pids of live workers (one re-parented to us when its fork server died is not an orphan)
+_WORKERS_LOCK = threading.Lock()  # held from a spawned worker's start until its pid is in _WORKERS
+
+
+def _ours() -> set:
+    """The processes a kill must spare: fork servers and the other live workers."""
+    with _WORKERS_LOCK:
+        return _LIVE | _WORKERS
 
 
 def _receive_exactly(sock: socket.socket, size: int) -> bytes:
@@ -318,8 +492,8 @@ def _close(handle) -> None:
 
 
 def describe_protections(protections: dict) -> str:
-    """One line for reports: which protections were active."""
-    parts = ["separate worker process"]
+    """One line for reports: which protections were active (and, where the platform lacks some, which not)."""
+    parts = ["separate worker process" + (" (spawned)" if protections.get("worker_start") == "spawn" else "")]
     parts.append(f"runs as {protections['run_as']}" if protections.get("run_as") else "same user as the grader")
     if protections.get("memory_limit_bytes"):
         parts.append(f"memory ≤ {protections['memory_limit_bytes'] / 2**30:g} GiB")
@@ -327,4 +501,5 @@ def describe_protections(protections: dict) -> str:
         parts.append(f"≤ {protections['process_limit']} processes")
     readable = protections.get("grader_readable")
     parts.append("reference readable by the submission" if readable else "reference not readable")
+    parts += [f"no {what}" for what in protections.get("unavailable", ())]
     return ", ".join(parts)
