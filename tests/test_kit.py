@@ -19,6 +19,7 @@ import yaml
 from conftest import FAST_LIMITS, REPO, SUBMISSIONS, mutate, run_cli
 from grader.kit import kit_files
 from grader.rubric import load_rubric
+from grader.worker.client import START_VARIABLE
 from reference import backprop as reference
 
 BASE = (SUBMISSIONS / "student_correct.py").read_text()
@@ -58,13 +59,15 @@ def student_site(tmp_path_factory) -> Path:
     return site
 
 
-def run_kit(kit: Path, site: Path, tmp_path: Path, code: str) -> tuple[subprocess.CompletedProcess, dict]:
-    """Plain `pytest` in the kit folder on a backprop.py holding `code`: (the run, its JSON report)."""
+def run_kit(kit: Path, site: Path, tmp_path: Path, code: str,
+            env: dict = None) -> tuple[subprocess.CompletedProcess, dict]:
+    """Plain `pytest` in the kit folder on a backprop.py holding `code` (`env` added to the student's environment):
+    (the run, its JSON report)."""
     (kit / "backprop.py").write_text(code)
     runner, report = tmp_path / "runner.py", tmp_path / "report.json"
     runner.write_text(RUNNER)
     report.unlink(missing_ok=True)
-    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(site), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(site), "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
     result = subprocess.run([sys.executable, "-S", str(runner), "-p", "no:cacheprovider", "--grade-no-timing",
                              "--grade-timeout=20", f"--grade-json={report}"], cwd=kit, env=env,
                             capture_output=True, text=True, timeout=300)
@@ -141,6 +144,14 @@ def test_kit_grades_with_plain_pytest_without_the_reference(kit, student_site, t
     assert "`softmax_cross_entropy` differs from the expected values" in sample["feedback"]
     assert "dscores[" in sample["feedback"] and "`backward` differs" in sample["feedback"]
     assert "`forward`" not in sample["feedback"]
+
+
+@pytest.mark.xdist_group("kit")
+def test_kit_grades_with_spawned_workers(kit, student_site, tmp_path):
+    """As on Windows, where the kit's workers cannot be forked: each is a fresh interpreter the kit's grader spawns."""
+    result, report = run_kit(kit, student_site, tmp_path, BASE, env={START_VARIABLE: "spawn"})
+    assert lost(report) == set() and "Total: 46 / 46" in result.stdout, result.stdout
+    assert report["protections"]["worker_start"] == "spawn"
 
 
 @pytest.mark.xdist_group("kit-files")
