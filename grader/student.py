@@ -174,10 +174,11 @@ class Submission:
                 self.stats["startup"] += time.perf_counter() - started
 
     def _start_worker(self) -> Optional[client.WorkerProcess]:
-        worker = None  # a worker that could not even start has nothing to kill
+        # A worker that cannot start (WorkerDied) is not the submission's doing: that propagates (a spare's thread
+        # then ends, and the worker is started again when it is needed).
+        worker = client.WorkerProcess(self.limits.output_bytes, self.run_as, self.limits.startup_seconds,
+                                      self.limits.file_bytes)
         try:
-            worker = client.WorkerProcess(self.limits.output_bytes, self.run_as, self.limits.startup_seconds,
-                                          self.limits.file_bytes)
             reply, _ = worker.request(self._setup, [], self.limits.startup_seconds)
             self.protections = {**reply.get("protections", {}), "worker_start": worker.start}
             reply, _ = worker.request(self._load, [], self.limits.import_seconds)
@@ -186,8 +187,8 @@ class Submission:
                             f"train or run something at import? Put such code under `if __name__ == \"__main__\":`.",
                             "import_timeout", worker)
             return None
-        except client.WorkerDied as died:
-            self._fail_load(f"the submission exits when imported ({died} while importing {self.filename}).",
+        except client.WorkerDied:
+            self._fail_load(f"the submission exits when imported ({worker.dead} while importing {self.filename}).",
                             "exits_at_import", worker)
             return None
         if "load_error" in reply:
