@@ -259,3 +259,18 @@ def test_a_process_that_leaves_the_group_is_killed_too(tmp_path):
         for _ in range(50):
             os.kill(pid, 0)
             time.sleep(0.1)
+
+
+def test_a_grading_test_that_overruns_leaves_the_other_items_alone(tmp_path):
+    """deep_backward sleeps on every call: each call is within the call limit, the bonus test as a whole is not.
+    The worker must die with that test: left alive, its late reply answered the next test's request, and a correct
+    submission lost part1.shapes, part2.stability, backward_fd and regularization to answers of other calls."""
+    first_line = "    activations, pre_activations = [X], []\n"
+    slow = mutate(REFERENCE.read_text(), (first_line, "    import time; time.sleep(0.4)\n" + first_line))
+    path = tmp_path / "backprop.py"
+    path.write_text(slow)
+    report = grade_file(path, tmp_path / "r.json", "--timeout", "3")["report"]
+    items = items_of(report)
+    assert items["bonus.deep"]["score"] == 0 and "did not finish within 3 s" in items["bonus.deep"]["feedback"]
+    assert {i["id"] for i in report["items"]
+            if i["status"] != "manual" and i["score"] < i["max_score"]} == {"bonus.deep"}

@@ -401,6 +401,11 @@ class WorkerProcess:
         except (protocol.ProtocolError, ValueError, LookupError, TypeError, RecursionError) as error:  # corrupted
             self.kill(f"it sent something that is not a valid reply ({error})")
             raise WorkerDied(self.dead) from None
+        except BaseException:
+            # Anything else (pytest-timeout's exception when a grading test overruns, a failing callback) leaves
+            # the worker busy with this request: its late reply would answer the next one. It must not live on.
+            self.kill("the grader stopped waiting for its reply")
+            raise
 
     def _wait(self, writing: bool, deadline: float) -> None:
         remaining = deadline - time.monotonic()
