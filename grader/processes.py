@@ -8,6 +8,7 @@ stops every process of the tree before killing any, so a process cannot replace 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -169,3 +170,32 @@ def _processes_of(uid: int) -> list[int]:
         except OSError:
             continue
     return found
+
+
+#: Folders any user may write to: where a submission run as a dedicated user can leave files behind.
+SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def remove_files_of(uid: int, roots: tuple = SHARED_WRITABLE) -> list[str]:
+    """Remove every file and folder under `roots` owned by `uid` (a dedicated run-as user, after its processes are
+    killed), without following links; the removed paths. What a submission leaves there could pass answers to a
+    later grading run as the same user, or to a regrade."""
+    if uid in (0, os.getuid()):
+        return []  # never the grader's own files: only a dedicated user's are known to be the submission's
+    removed = []
+    for root in roots:
+        for folder, subfolders, files in os.walk(root, onerror=lambda error: None):
+            for name in list(subfolders) + files:
+                path = os.path.join(folder, name)
+                try:
+                    if os.lstat(path).st_uid != uid:
+                        continue
+                    if name in subfolders and not os.path.islink(path):
+                        subfolders.remove(name)
+                        shutil.rmtree(path, ignore_errors=True)
+                    else:
+                        os.unlink(path)
+                    removed.append(path)
+                except OSError:
+                    continue
+    return removed

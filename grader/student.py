@@ -258,6 +258,8 @@ class Submission:
         self._retire(self._worker, last=True)
         self._worker = None
         shutil.rmtree(self._sandbox, ignore_errors=True)
+        if self.run_as is not None:  # its processes are dead: nothing writes any more
+            processes.remove_files_of(self.run_as.uid)
 
     # -------------------------------------------------------------------------------------------- the calls
     @property

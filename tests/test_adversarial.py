@@ -641,3 +641,38 @@ def test_batch_under_run_as_gives_each_running_grading_its_own_user(tmp_path, ru
         victim = json.loads((out / "reports" / "victim.json").read_text())
         assert victim["score"] == HONEST_SCORE, [i["feedback"] for i in victim["items"] if i["score"] < i["max_score"]]
     assert "grading 1 at a time" in result.stderr
+
+
+LEAVES_FILES = """
+import os
+for _folder in ("/tmp", "/var/tmp", "/dev/shm"):
+    try:
+        with open(os.path.join(_folder, "@NAME@"), "w") as _f:
+            _f.write("answers for the next grading")
+        os.makedirs(os.path.join(_folder, "@NAME@-dir", "deeper"), exist_ok=True)
+        if not os.path.lexists(os.path.join(_folder, "@NAME@-dir", "deeper", "link")):  # imported once per worker
+            os.symlink("/etc/passwd", os.path.join(_folder, "@NAME@-dir", "deeper", "link"))
+    except OSError as _error:
+        print("NOT WRITTEN", _folder, _error)
+"""
+
+
+def test_files_left_in_shared_folders_are_removed_under_run_as(tmp_path, run_as_lock):
+    """What a submission run as the dedicated user writes where everyone may write (/tmp, /var/tmp, /dev/shm) could
+    pass answers to a later grading as that user: it is removed after grading. Nobody else's file is touched."""
+    name = f"bpg-left-{os.getpid()}-{time.monotonic_ns()}"
+    bystander = Path("/tmp") / f"{name}-bystander"  # the grader's own user's: must stay
+    bystander.write_text("not the submission's")
+    try:
+        path = tmp_path / "leaves" / "backprop.py"
+        path.parent.mkdir()
+        path.write_text(LEAVES_FILES.replace("@NAME@", name) + BASE)
+        report = grade_as(path, tmp_path / "report.json", run_as_lock.pw_name)["report"]
+        assert report is not None and report["score"] == HONEST_SCORE
+        assert "NOT WRITTEN" not in (report.get("output") or "")
+        for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+            if Path(folder).is_dir():
+                assert not (Path(folder) / name).exists() and not (Path(folder) / f"{name}-dir").exists(), folder
+        assert bystander.read_text() == "not the submission's" and Path("/etc/passwd").exists()
+    finally:
+        bystander.unlink()
