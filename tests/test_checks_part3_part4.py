@@ -334,6 +334,14 @@ def grad_check(backward_fn, X, y, params, reg=0.0, eps=1e-5):
             for k in ("W1", "b1", "W2", "b2")}
 '''
 
+GRAD_CHECK_OWN_BACKWARD_RESCALED = '''
+def grad_check(backward_fn, X, y, params, reg=0.0, eps=1e-5):
+    """Own backward rescaled by the ratio of the losses: passes a doubled loss without any finite differences."""
+    loss, theirs = backward_fn(X, y, params, reg)
+    my_loss, mine = backward(X, y, params, reg)
+    return {k: rel_error(theirs[k], (loss / my_loss) * mine[k]) for k in ("W1", "b1", "W2", "b2")}
+'''
+
 GRAD_CHECK_ONE_SIDED = '''
 def grad_check(backward_fn, X, y, params, reg=0.0, eps=1e-5):
     """Forward differences (f(p+eps) - f(p)) / eps, otherwise a careful checker."""
@@ -402,6 +410,7 @@ def test_correct_grad_check_passes(submission_from, code, seed):
 def test_grad_check_returning_zeros_earns_nothing(submission_from, seed):
     student = submission_from(GRAD_CHECK_ZEROS)
     # Zeros "accept" every correct backward, and every buggy one too: accepting means nothing alone.
+    assert_verdict(outcome(part3_reference.check_tolerance, student, reference, seed), "accepts_everything")
     assert_verdict(outcome(part3_reference.check_accepts_correct, student, reference, seed), "accepts_everything")
     result = outcome(part3_reference.check_flags_mutants, student, reference, seed)
     assert_verdict(result, "misses_bugs", 0.0)
@@ -411,6 +420,7 @@ def test_grad_check_returning_zeros_earns_nothing(submission_from, seed):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_grad_check_returning_inf_earns_nothing(submission_from, seed):
     student = submission_from(GRAD_CHECK_ZEROS.replace("0.0 for k", "float('inf') for k"))
+    assert_verdict(outcome(part3_reference.check_tolerance, student, reference, seed), "rejects_correct")
     assert_verdict(outcome(part3_reference.check_accepts_correct, student, reference, seed), "rejects_correct")
     assert_verdict(outcome(part3_reference.check_flags_mutants, student, reference, seed), "rejects_correct")
 
@@ -423,6 +433,16 @@ def test_grad_check_against_own_backward_rejects_doubled_loss(submission_from, s
     assert "twice the loss" in result.feedback and "OWN loss" in result.feedback
     assert "0.333" in result.feedback  # 2g vs g: |2g - g| / (|2g| + |g|) = 1/3
     # Rejecting a correct backward makes its flags meaningless: no mutation credit either.
+    assert_verdict(outcome(part3_reference.check_flags_mutants, student, reference, seed), "rejects_correct")
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_grad_check_against_own_backward_rescaled_rejects_another_loss(submission_from, seed):
+    """Rescaling the own backward by the ratio of the losses gets past a doubled loss, not past extra terms."""
+    student = submission_from(CORRECT + GRAD_CHECK_OWN_BACKWARD_RESCALED)
+    result = outcome(part3_reference.check_accepts_correct, student, reference, seed)
+    assert_verdict(result, "rejects_correct")
+    assert "correct for another loss" in result.feedback and "OWN loss" in result.feedback
     assert_verdict(outcome(part3_reference.check_flags_mutants, student, reference, seed), "rejects_correct")
 
 

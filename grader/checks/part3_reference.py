@@ -1,10 +1,11 @@
 """part3.grad_check: the student's gradient checker, judged on backward functions the grader knows (instructor
 only: needs the reference and the mutants).
 
-The checker must accept correct backward passes, including one correct for a *different* loss (the reference with
-loss and gradients doubled: an honest checker differentiates backward_fn's own loss), and flag buggy ones. It is
-judged only on probe inputs where the grader's own central differences agree with the reference to 10× below the
-student's tolerance, so a correct checker is never blamed for finite-difference noise.
+The checker must accept correct backward passes, including ones correct for a *different* loss (the reference with
+loss and gradients doubled, and with extra terms in W1 and b2: an honest checker differentiates backward_fn's own
+loss), and flag buggy ones. It is judged only on probe inputs where the grader's own central differences agree with
+the reference to 10× below the student's tolerance, so a correct checker is never blamed for finite-difference
+noise.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from grader.student import CANNOT_RUN, Submission
 TOL_RANGE = (1e-7, 1e-4)
 EPS = 1e-5
 MAX_DRAWS = 50
+OWN_LOSS_HINT = " Differentiate backward_fn's OWN loss numerically; do not compare with your own backward."
 #: Mutants that edit their inputs are judged elsewhere (the checker cannot be blamed for what they do to params).
 EXCLUDED_MUTANTS = {"edits_inputs"}
 
@@ -62,8 +64,9 @@ def check_tolerance(student: Submission, reference: ModuleType, seed: int) -> Ch
         why = ("too loose: bugs such as a missing ReLU mask on a few units can stay below it" if tol > high else
                "too tight: finite differences in float64 are not that accurate")
         return failed(f"{name} = {tol:g} is {why}; it must lie in [{low:g}, {high:g}].", "tolerance_out_of_range")
-    checker_verdict(student, reference, seed)  # raises for a grad_check that does not run
-    return passed()
+    # A tolerance earns its share only with a working checker (one returning zeros or inf would otherwise keep
+    # it): the same words as check_accepts_correct's, which the item shows once.
+    return check_accepts_correct(student, reference, seed)
 
 
 def own_errors(backward_fn: Callable, problem: Problem, reg: float) -> dict:
@@ -112,6 +115,21 @@ def _doubled(reference: ModuleType) -> Callable:
     return backward
 
 
+def _other_loss(reference: ModuleType, seed: int) -> Callable:
+    """The reference for another loss: twice the cross-entropy plus k·ΣW1²/2 + c·Σb2 (k, c from the seed). Its
+    gradients are not a multiple of any backward of the contract's loss, so a checker that compares backward_fn
+    with the student's own backward, rescaled by the ratio of the losses, rejects it."""
+    k, c = rng_for(seed, "part3.grad_check.other_loss").uniform((0.5, 0.1), (1.5, 0.3))
+
+    def backward(X, y, params, reg=0.0):
+        loss, grads = reference.backward(X, y, params, reg)
+        grads = {name: 2.0 * grad for name, grad in grads.items()}
+        grads["W1"] = grads["W1"] + k * params["W1"]
+        grads["b2"] = grads["b2"] + c
+        return 2.0 * loss + 0.5 * k * float(np.sum(params["W1"] ** 2)) + c * float(np.sum(params["b2"])), grads
+    return backward
+
+
 @dataclass
 class CheckerVerdict:
     """What the student's grad_check did on the probe: accepting correct backward passes and flagging buggy ones.
@@ -134,7 +152,9 @@ def _judge_checker(student: Submission, reference: ModuleType, seed: int) -> Che
     problem, reg, _ = select_probe(reference, seed, tol)
     correct = [("the reference backward", reference.backward, ""),
                ("a backward that is correct for twice the loss (loss and gradients both doubled)", _doubled(reference),
-                " Differentiate backward_fn's OWN loss numerically; do not compare with your own backward.")]
+                OWN_LOSS_HINT),
+               ("a backward that is correct for another loss (twice the cross-entropy plus terms in W1 and b2)",
+                _other_loss(reference, seed), OWN_LOSS_HINT)]
     counted = []
     for kind in MUTANTS:
         if kind in EXCLUDED_MUTANTS:
