@@ -46,7 +46,8 @@ CAUSE_WORDS = {
     "dscores_wrong": "dscores wrong", "dX_wrong": "dX wrong (bonus)", "deep_wrong": "deep_backward wrong (bonus)",
     # forward, loss, stability, regularization
     "no_relu": "no ReLU in forward", "no_b1": "b1 left out of forward", "no_b2": "b2 left out of forward",
-    "forward_wrong": "forward's scores wrong", "loss_wrong": "the loss wrong", "constant_loss": "a constant loss",
+    "forward_wrong": "forward's scores wrong", "loss_wrong": "the loss wrong",
+    "not_softmax": "a loss that is not a softmax cross-entropy", "constant_loss": "a constant loss",
     "ignores_input": "outputs that ignore the input", "not_finite": "inf or nan outputs",
     "unstable_softmax": "softmax without the row-max shift", "log_of_probability": "the log of a probability",
     "reg_missing_in_grad": "reg·W missing from dW", "reg_doubled_in_grad": "reg·W doubled in dW",

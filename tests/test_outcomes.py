@@ -43,6 +43,13 @@ CASES = {
         [("    shifted = scores - scores.max(axis=1, keepdims=True)", "    shifted = scores")],
         {"part2.stability"},
         {"part2.stability": ("unstable_softmax", "maximum")}),
+    "max_margin_loss": (  # shift-invariant and 0 where the true class towers: stable, but not a softmax
+        [("    loss = -np.mean(shifted[range(N), y] - np.log(sum_exp[:, 0]))   # scalar\n",
+          "    loss = -np.mean(shifted[range(N), y])\n"),
+         ("    dscores = probs.copy()                                           # (N, C)\n",
+          "    dscores = np.zeros_like(scores)\n    dscores[range(N), scores.argmax(axis=1)] += 1\n")],
+        {"part2.loss", "part2.stability", "part2.backward_reference", "bonus.dX"},  # backward_fd: self-consistent
+        {"part2.stability": ("not_softmax", "your loss is not a softmax cross-entropy")}),
     "relu_mask_from_upstream": (
         [("    dz1 = dh1 * (z1 > 0)\n", "    dz1 = dh1 * (dh1 > 0)\n")],
         {"part2.backward_reference", "part2.backward_fd", "bonus.dX"},

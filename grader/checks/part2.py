@@ -46,8 +46,33 @@ def _spike_probe(seed: int) -> tuple[np.ndarray, np.ndarray]:
     return scores, y
 
 
+def _not_a_cross_entropy(student: Submission, seed: int) -> Optional[CheckResult]:
+    """A failure when the loss of single rows of ordinary logits is not proportional to log(Σ exp s) − s[y]: the
+    stability probes hold for other losses too (a max-margin loss max(s) − s[y] is shift-invariant and 0 where the
+    true class towers), and only a softmax cross-entropy earns stability. Any constant factor is allowed: a wrong
+    scale is part2.loss's to charge."""
+    rng = rng_for(seed, "part2.stability.one_row")
+    ratios, rows = [], []
+    while len(ratios) < 3:
+        scores, y = rng.normal(0, 2, size=(1, 4)), rng.integers(0, 4, size=1)
+        cross_entropy = float(np.log(np.sum(np.exp(scores[0]))) - scores[0, y[0]])
+        if cross_entropy < 0.1:  # too close to 0 for a clear ratio
+            continue
+        loss, _ = calls.loss_and_dscores(student, scores, y, judged=False)
+        ratios.append(loss / cross_entropy)
+        rows.append((np.round(scores[0], 3).tolist(), int(y[0]), loss, cross_entropy))
+    if np.all(np.isfinite(ratios)) and ratios[0] != 0 and np.ptp(ratios) <= 1e-7 * abs(ratios[0]):
+        return None
+    shown = "; ".join(f"scores {s}, y={label}: your loss {loss:.6g}, log(Σ exp s) − s[y] = {ce:.6g}"
+                      for s, label, loss, ce in rows)
+    return failed(f"on single rows of ordinary logits your loss is not a softmax cross-entropy (not proportional to "
+                  f"log(Σ exp s) − s[y]): {shown}. Stability is judged only for the softmax cross-entropy.",
+                  "not_softmax")
+
+
 def _ignores_input(student: Submission, seed: int) -> Optional[CheckResult]:
-    """A failure when softmax_cross_entropy is not finite on ordinary logits or does not depend on them."""
+    """A failure when softmax_cross_entropy is not finite on ordinary logits, does not depend on them, or is not a
+    softmax cross-entropy."""
     _, shifted_back, y = _offset_probe(seed)
     base_loss, base_dscores = calls.loss_and_dscores(student, shifted_back, y, judged=False)
     other_loss, _ = calls.loss_and_dscores(student, shifted_back * 0.5, y, judged=False)
@@ -56,7 +81,7 @@ def _ignores_input(student: Submission, seed: int) -> Optional[CheckResult]:
     if other_loss == base_loss:
         return failed("softmax_cross_entropy returns the same loss for different scores: it ignores its input.",
                       "ignores_input")
-    return None
+    return _not_a_cross_entropy(student, seed)
 
 
 def check_large_offsets(student: Submission, seed: int, part: str) -> CheckResult:
