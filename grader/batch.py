@@ -131,12 +131,18 @@ def file_hashes(source: student.SubmissionSource) -> dict[str, str]:
 
 
 def _reusable(report_path: Path, hashes: dict, rubric: Rubric) -> Optional[Report]:
-    """The earlier report when it is complete and was made from these files and this rubric."""
+    """The earlier report when it is complete (every item of the rubric, once, adding up to its score) and was made
+    from these files and this rubric."""
     try:
         data = json.loads(report_path.read_text(encoding="utf-8"))
         if data.get("files") != hashes or data.get("rubric_sha256") != rubric.digest or data.get("error"):
             return None
-        return Report.from_json(data)
+        report = Report.from_json(data)
+        ids = [item.id for item in report.items]
+        earned = sum(float(item.score) for item in report.items if item.status != "manual")
+        if sorted(ids) != sorted(item.id for item in rubric.items) or abs(earned - float(report.score)) > 1e-6:
+            return None
+        return report
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 

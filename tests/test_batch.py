@@ -74,12 +74,16 @@ def test_second_run_regrades_only_changed_or_incomplete_reports(class_folder, tm
     assert batch(class_folder, out).returncode == 0
     first = {p.name: p.read_text() for p in (out / "reports").iterdir()}
     (out / "reports" / "carol.json").write_text(first["carol.json"][:100])  # truncated
+    dave = json.loads(first["dave.json"])
+    dave["items"] = dave["items"][:3]  # valid JSON, items missing: its gradebook row would not add up
+    (out / "reports" / "dave.json").write_text(json.dumps(dave))
     (class_folder / "bob.py").write_text(BASE)  # bob fixed his bug
     result = batch(class_folder, out)
-    assert "6 submissions: 2 graded, 4 kept" in result.stdout
-    assert "[6/6, 4 kept from the last run]" in result.stderr  # kept reports do not inflate the rate
+    assert "6 submissions: 3 graded, 3 kept" in result.stdout
+    assert "[6/6, 3 kept from the last run]" in result.stderr  # kept reports do not inflate the rate
     assert gradebook(out)["bob"]["total"] == "105"
-    for name in ("alice", "dave", "erin", "frank"):
+    assert (out / "reports" / "dave.json").read_text() == first["dave.json"]  # regraded: the same report
+    for name in ("alice", "erin", "frank"):
         assert (out / "reports" / f"{name}.json").read_text() == first[f"{name}.json"]
 
 
