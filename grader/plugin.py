@@ -66,7 +66,7 @@ class GradingRun:
             self._report = grade(self.rubric, self.outcomes, self.seed, str(self.source.module_path),
                                  find_writeup(self.source))
             if self.submission is not None:
-                printed = "\n".join(text for text in self.submission.output_log if text.strip())
+                printed = self.submission.everything_printed()
                 self._report.output = printed[:OUTPUT_SHOWN] or None
                 self._report.protections = {**self.submission.protections,
                                             "summary": describe_protections(self.submission.protections)}

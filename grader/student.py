@@ -249,6 +249,17 @@ class Submission:
         self._printed_from = len(self._worker.output.kept)
         return text
 
+    def everything_printed(self) -> str:
+        """What every worker printed, in order; a worker's output repeated by later workers (what the submission
+        prints when imported: each worker imports it afresh) is shown once, with how often it came."""
+        texts = [text for text in self.output_log if text.strip()]
+        shown = []
+        for text in dict.fromkeys(texts):
+            repeats = texts.count(text)
+            shown.append(text if repeats == 1 else
+                         f"{text.rstrip()}\n[the same output {repeats} times: once per fresh import of the submission]")
+        return "\n".join(shown)
+
     def close(self) -> None:
         """Kill every worker (and what they started) and remove the sandbox."""
         if self._spare is not None:

@@ -2,6 +2,7 @@
 workers, limits, and the mirroring of in-place edits. Through grader.student.Submission, as the checks use it."""
 from __future__ import annotations
 
+import re
 import textwrap
 
 import numpy as np
@@ -184,6 +185,17 @@ def test_what_the_code_prints_is_captured_per_test(submission_from):
     assert student.printed() == ""
     student.close()
     assert "debug: 1.0 2.0" in "".join(student.output_log)
+
+
+def test_output_printed_at_every_import_is_reported_once(submission_from):
+    student = submission_from("print('importing')\n" + CORRECT)
+    for group in ("part3.a", "part3.b", None):  # three workers, each importing the submission
+        student.enter(group)
+        student.call("rel_error", 1.0, 2.0)
+    student.close()
+    printed = student.everything_printed()  # (a spare worker, started for the next item, imports it too)
+    assert re.fullmatch(r"importing\n\[the same output [345] times: once per fresh import of the submission\]",
+                        printed), printed
 
 
 def test_the_cache_stays_in_the_worker(submission_from):
