@@ -144,3 +144,15 @@ def test_every_cause_code_has_words_in_the_summary():
     codes = _cause_codes_in_source() | CANNOT_RUN
     assert {"missing_1_over_N", "relu_mask", "no_b1", "floored_at_1", "dX_wrong", "exits_at_import"} <= codes
     assert codes - set(CAUSE_WORDS) == set()
+
+
+def test_one_mistake_is_counted_once_in_the_summary():
+    """backward_reference names the known mistake, backward_fd its signature: the summary counts the mistake."""
+    from grader.batch import student_causes
+    from grader.report import ItemResult, Report
+
+    def report(*causes: str) -> Report:
+        return Report(score=0, max_score=22, seed=1, items=[
+            ItemResult(f"item{i}", "", 0, 10, "failed", "", cause) for i, cause in enumerate(causes)])
+    assert student_causes(report("relu_mask_from_dh1", "relu_mask", "dX_wrong")) == {"relu_mask_from_dh1", "dX_wrong"}
+    assert student_causes(report("relu_mask", "layer1")) == {"relu_mask", "layer1"}  # nothing known: both stay
