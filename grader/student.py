@@ -39,6 +39,10 @@ ARGUMENT_NAMES = {
 }
 
 
+#: Bytes of arguments a grader function handed to the student's code always accepts (see Submission.call).
+CALLBACK_MIN_BYTES = 1 << 20
+
+
 class SubmissionNotFound(Exception):
     """The SUBMISSION argument names no usable file (a usage error)."""
 
@@ -334,16 +338,31 @@ class Submission:
         encoder = protocol.Encoder(callback=lambda f: functions.append(f) or len(functions) - 1)
         tree = encoder.encode(list(args))
 
+        # The grader's functions run in the grader's process on what the student's code sends them: bounded in size
+        # (a few times this call's own arguments) and in total time (the call's limit), or they refuse.
+        largest = max(CALLBACK_MIN_BYTES, 4 * sum(a.nbytes for a in own_arrays))
+        spent = [0.0]
+
         def on_callback(request: dict, buffers: list) -> tuple[dict, list]:
-            decoder = protocol.Decoder(buffers, identity=lambda k, array: _mirror_array(own_arrays, k, array))
-            call_args, kwargs = decoder.decode(request["args"])
             started = time.perf_counter()
             try:
+                size = sum(len(buffer) for buffer in buffers)
+                if size > largest:
+                    raise ValueError(f"the grader's function takes arguments of at most {largest:,} bytes in all "
+                                     f"here; got {size:,}")
+                if spent[0] > self.limits.call_seconds:
+                    raise TimeoutError(f"the grader's function was called for more than {self.limits.call_seconds:g}"
+                                       f" s in all during this call")
+                decoder = protocol.Decoder(buffers, identity=lambda k, array: _mirror_array(own_arrays, k, array))
+                call_args, kwargs = decoder.decode(request["args"])
                 value = functions[request["id"]](*call_args, **kwargs)
+            except protocol.ProtocolError:
+                raise  # not data: the worker is ended as corrupted
             except Exception as error:  # noqa: BLE001 - the grader's function raised: the student's code sees it
                 raised.append(error)
                 return {"raise": len(raised) - 1, "type": type(error).__name__, "message": str(error)[:500]}, []
             finally:
+                spent[0] += time.perf_counter() - started
                 self.stats["callbacks"] += time.perf_counter() - started
             out = protocol.Encoder()
             return {"result": out.encode(value)}, out.buffers

@@ -120,6 +120,21 @@ def test_a_grader_function_works_only_during_the_call_that_received_it(submissio
         student.call("backward", X, y, params, 0.0)
 
 
+def test_a_grader_function_refuses_arguments_far_larger_than_the_call_s(submission_from):
+    """The grader's functions run in the grader's process: a grad_check cannot make it compute on gigabytes."""
+    student = submission_from(CORRECT + '''
+def grad_check(backward_fn, X, y, params, reg=0.0, eps=1e-5):
+    big = np.ones((400_000, X.shape[1]))
+    return backward_fn(big, np.zeros(400_000, dtype=int), params, reg)
+''')
+    X, y, params = _problem()
+    calls = []
+    with pytest.raises(StudentCodeError, match="raised ValueError: the grader's function takes arguments of at "
+                                               "most 1,048,576 bytes in all here; got 1[0-9],[0-9,]+"):
+        student.call("grad_check", lambda *a: calls.append(a), X, y, params, 0.0, 1e-5)
+    assert calls == []
+
+
 def test_each_fresh_group_gets_a_worker_of_its_own(submission_from):
     student = submission_from(KEEPER)
     X, y, params = _problem()
