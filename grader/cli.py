@@ -26,7 +26,15 @@ from typing import Optional, Sequence
 import grader
 from grader import processes, student
 from grader.report import Report, format_table, show, write_gradescope, write_json
-from grader.rubric import GRADING_TESTS_DIR, Rubric, RubricError, default_rubric_path, find_rubric, load_rubric
+from grader.rubric import (
+    GRADING_TESTS_DIR,
+    Rubric,
+    RubricError,
+    default_rubric_path,
+    find_rubric,
+    load_rubric,
+    seconds_value,
+)
 from grader.scoring import failure_report
 from grader.seeding import SEED_VARIABLE, derive_seed, seed_value
 from grader.writeup import find_writeup
@@ -49,11 +57,13 @@ class UsageError(Exception):
 def _grading_options(command: argparse.ArgumentParser) -> None:
     """The options `grade`, `batch` and `gradescope` share: the rubric, its limits, and the user code runs as."""
     command.add_argument("--rubric", type=Path, help="rubric YAML (default: the bundled rubrics/backprop.yaml)")
-    command.add_argument("--timeout", type=float, metavar="S", help="override the rubric's seconds per grading test")
-    command.add_argument("--import-timeout", type=float, metavar="S", help="override the rubric's import limit")
-    command.add_argument("--call-timeout", type=float, metavar="S",
+    command.add_argument("--timeout", type=seconds_value, metavar="S",
+                         help="override the rubric's seconds per grading test")
+    command.add_argument("--import-timeout", type=seconds_value, metavar="S",
+                         help="override the rubric's import limit")
+    command.add_argument("--call-timeout", type=seconds_value, metavar="S",
                          help="override the rubric's limit for one call of a student function")
-    command.add_argument("--total-timeout", type=float, metavar="S",
+    command.add_argument("--total-timeout", type=seconds_value, metavar="S",
                          help="override the rubric's limit for grading one submission")
     command.add_argument("--no-timing", action="store_true", help="skip the timing part of part2.vectorized (for "
                                                                    "tests that must not depend on the machine's speed)")
