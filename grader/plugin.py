@@ -22,6 +22,7 @@ from grader.report import Report, format_table, write_gradescope, write_json
 from grader.results import GradingFailure
 from grader.rubric import (
     GRADING_TESTS_DIR,
+    RUBRIC_HELP,
     Rubric,
     RubricError,
     default_rubric_path,
@@ -84,7 +85,7 @@ class GradingRun:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("backprop-grader", "grade a backprop submission")
     group.addoption("--submission", metavar="PATH", help="grade this submission (a .py file or a folder)")
-    group.addoption("--rubric", metavar="FILE", help="rubric YAML (default: the bundled rubrics/backprop.yaml)")
+    group.addoption("--rubric", metavar="FILE", help=f"{RUBRIC_HELP} (default: rubrics/backprop.yaml)")
     group.addoption("--seed", type=seed_value, metavar="N",
                     help="input seed, 0 to 2**32-1 (default: derived from the submission and the salt)")
     group.addoption("--grade-json", metavar="FILE", help="write the JSON report here")

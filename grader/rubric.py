@@ -126,6 +126,10 @@ def default_rubric_path() -> Path:
     raise RubricError("the default rubric rubrics/backprop.yaml is not installed; pass --rubric FILE")
 
 
+#: What a --rubric option takes, in the help of every command that has one (find_rubric reads it).
+RUBRIC_HELP = "a rubric YAML file, or a bundled rubric's name such as cs231n_two_layer"
+
+
 def find_rubric(name: Path) -> Path:
     """A rubric path as given, or else a bundled rubric by name: `cs231n_two_layer` or `rubrics/cs231n_fc_net.yaml`
     work from anywhere once the package is installed."""

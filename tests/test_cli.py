@@ -51,6 +51,13 @@ def test_a_time_limit_that_is_not_positive_and_finite_is_a_usage_error(option):
     assert "is not a number of seconds" in run_cli("batch", "x", "--out", "y", option, "soon").stderr
 
 
+def test_help_says_it_all():
+    """The description is the docstring's whole first paragraph, and every --rubric takes a bundled name too."""
+    assert "(also `python -m grader ...`)." in " ".join(run_cli("--help").stdout.split())
+    for command in ("grade", "batch", "gradescope", "package", "kit"):
+        assert "bundled rubric's name such as cs231n_two_layer" in " ".join(run_cli(command, "--help").stdout.split())
+
+
 def test_folder_submission_with_a_helper_module(tmp_path):
     folder = tmp_path / "alice"
     folder.mkdir()
