@@ -26,7 +26,16 @@ from typing import Optional, Sequence
 import grader
 from grader import processes, student
 from grader.report import Report, format_table, show, write_gradescope, write_json
-from grader.rubric import GRADING_TESTS_DIR, Rubric, RubricError, default_rubric_path, find_rubric, load_rubric
+from grader.rubric import (
+    GRADING_TESTS_DIR,
+    RUBRIC_HELP,
+    Rubric,
+    RubricError,
+    default_rubric_path,
+    find_rubric,
+    load_rubric,
+    seconds_value,
+)
 from grader.scoring import failure_report
 from grader.seeding import SEED_VARIABLE, derive_seed, seed_value
 from grader.writeup import find_writeup
@@ -48,12 +57,14 @@ class UsageError(Exception):
 
 def _grading_options(command: argparse.ArgumentParser) -> None:
     """The options `grade`, `batch` and `gradescope` share: the rubric, its limits, and the user code runs as."""
-    command.add_argument("--rubric", type=Path, help="rubric YAML (default: the bundled rubrics/backprop.yaml)")
-    command.add_argument("--timeout", type=float, metavar="S", help="override the rubric's seconds per grading test")
-    command.add_argument("--import-timeout", type=float, metavar="S", help="override the rubric's import limit")
-    command.add_argument("--call-timeout", type=float, metavar="S",
+    command.add_argument("--rubric", type=Path, help=f"{RUBRIC_HELP} (default: rubrics/backprop.yaml)")
+    command.add_argument("--timeout", type=seconds_value, metavar="S",
+                         help="override the rubric's seconds per grading test")
+    command.add_argument("--import-timeout", type=seconds_value, metavar="S",
+                         help="override the rubric's import limit")
+    command.add_argument("--call-timeout", type=seconds_value, metavar="S",
                          help="override the rubric's limit for one call of a student function")
-    command.add_argument("--total-timeout", type=float, metavar="S",
+    command.add_argument("--total-timeout", type=seconds_value, metavar="S",
                          help="override the rubric's limit for grading one submission")
     command.add_argument("--no-timing", action="store_true", help="skip the timing part of part2.vectorized (for "
                                                                    "tests that must not depend on the machine's speed)")
@@ -62,7 +73,7 @@ def _grading_options(command: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="backprop-grader", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="backprop-grader", description=_first_paragraph(__doc__))
     parser.add_argument("--version", action="version", version=f"backprop-grader {grader.__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     grade = commands.add_parser("grade", help="grade one submission and print the score table")
@@ -84,12 +95,19 @@ def build_parser() -> argparse.ArgumentParser:
                             help="the autograder folder (default: /autograder)")
     _grading_options(gradescope)
     package = commands.add_parser("package", help="build the autograder.zip Gradescope expects")
-    package.add_argument("--rubric", type=Path, help="rubric YAML bundled in the zip (default: rubrics/backprop.yaml)")
+    package.add_argument("--rubric", type=Path,
+                         help=f"the rubric bundled in the zip: {RUBRIC_HELP} (default: rubrics/backprop.yaml)")
     package.add_argument("-o", "--output", type=Path, required=True, metavar="ZIP", help="the zip to write")
     kit = commands.add_parser("kit", help="build the student kit: template, public checks, sample values")
-    kit.add_argument("--rubric", type=Path, help="rubric the kit's is derived from (default: rubrics/backprop.yaml)")
+    kit.add_argument("--rubric", type=Path,
+                     help=f"the rubric the kit is derived from: {RUBRIC_HELP} (default: rubrics/backprop.yaml)")
     kit.add_argument("-o", "--output", type=Path, required=True, metavar="FOLDER", help="the kit folder to write")
     return parser
+
+
+def _first_paragraph(text: str) -> str:
+    """The first paragraph of a docstring, for --help: its first line alone stops mid-sentence."""
+    return " ".join(text.split("\n\n")[0].split())
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

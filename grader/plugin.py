@@ -20,7 +20,16 @@ import pytest
 from grader import clock, fixtures, student  # noqa: F401 - clock: captured at start-up
 from grader.report import Report, format_table, write_gradescope, write_json
 from grader.results import GradingFailure
-from grader.rubric import GRADING_TESTS_DIR, Rubric, RubricError, default_rubric_path, find_rubric, load_rubric
+from grader.rubric import (
+    GRADING_TESTS_DIR,
+    RUBRIC_HELP,
+    Rubric,
+    RubricError,
+    default_rubric_path,
+    find_rubric,
+    load_rubric,
+    seconds_value,
+)
 from grader.scoring import TestOutcome, grade
 from grader.seeding import SEED_VARIABLE, derive_seed, seed_value
 from grader.worker.client import RunAs, describe_protections, warm_up
@@ -76,14 +85,15 @@ class GradingRun:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("backprop-grader", "grade a backprop submission")
     group.addoption("--submission", metavar="PATH", help="grade this submission (a .py file or a folder)")
-    group.addoption("--rubric", metavar="FILE", help="rubric YAML (default: the bundled rubrics/backprop.yaml)")
+    group.addoption("--rubric", metavar="FILE", help=f"{RUBRIC_HELP} (default: rubrics/backprop.yaml)")
     group.addoption("--seed", type=seed_value, metavar="N",
                     help="input seed, 0 to 2**32-1 (default: derived from the submission and the salt)")
     group.addoption("--grade-json", metavar="FILE", help="write the JSON report here")
     group.addoption("--grade-gradescope", metavar="FILE", help="write Gradescope's results.json here")
-    group.addoption("--grade-timeout", type=float, metavar="S", help="override the rubric's seconds per test")
-    group.addoption("--grade-import-timeout", type=float, metavar="S", help="override the rubric's import limit")
-    group.addoption("--grade-call-timeout", type=float, metavar="S",
+    group.addoption("--grade-timeout", type=seconds_value, metavar="S", help="override the rubric's seconds per test")
+    group.addoption("--grade-import-timeout", type=seconds_value, metavar="S",
+                    help="override the rubric's import limit")
+    group.addoption("--grade-call-timeout", type=seconds_value, metavar="S",
                     help="override the rubric's limit for one call of a student function")
     group.addoption("--grade-run-as", metavar="USER",
                     help="run the submission's code as this unprivileged user (when the grader is root)")

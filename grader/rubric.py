@@ -4,9 +4,11 @@ Every problem is reported as one `RubricError` naming the file, the item and the
 """
 from __future__ import annotations
 
+import argparse
 import ast
 import difflib
 import hashlib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -98,6 +100,23 @@ class Rubric:
         return {test: item for item in self.items for test in item.tests}
 
 
+def seconds_value(text: str) -> float:
+    """A time limit given on a command line (--timeout and the like): a positive, finite number of seconds. Zero or
+    less would fail every grading test and blame the student for it ("did not return within -5 s")."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not _positive(value):
+        raise argparse.ArgumentTypeError(f"{text} is not a positive, finite number of seconds")
+    return value
+
+
+def _positive(value: float) -> bool:
+    """A usable limit: positive and finite (NaN compares false to everything, so `value <= 0` would let it pass)."""
+    return math.isfinite(value) and value > 0
+
+
 def default_rubric_path() -> Path:
     """rubrics/backprop.yaml: in the source tree beside grader/, or installed inside the package."""
     here = Path(__file__).resolve().parent
@@ -105,6 +124,10 @@ def default_rubric_path() -> Path:
         if candidate.is_file():
             return candidate
     raise RubricError("the default rubric rubrics/backprop.yaml is not installed; pass --rubric FILE")
+
+
+#: What a --rubric option takes, in the help of every command that has one (find_rubric reads it).
+RUBRIC_HELP = "a rubric YAML file, or a bundled rubric's name such as cs231n_two_layer"
 
 
 def find_rubric(name: Path) -> Path:
@@ -208,7 +231,7 @@ def _positive_numbers(data: dict, field: str, defaults: dict, unit: str, fail) -
     for key, value in values.items():
         if key not in defaults:
             raise fail(f"{field}: field {key!r}", f"unknown key; keys are {', '.join(defaults)}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not _positive(value):
             raise fail(f"{field}: field {key!r}", f"must be a positive {unit}, got {value!r}")
         defaults[key] = float(value)
     return defaults

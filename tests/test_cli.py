@@ -41,6 +41,23 @@ def test_usage_errors_exit_2(tmp_path):
     assert run_cli().returncode == 2
 
 
+@pytest.mark.parametrize("option", ["--timeout", "--import-timeout", "--call-timeout", "--total-timeout"])
+def test_a_time_limit_that_is_not_positive_and_finite_is_a_usage_error(option):
+    """Not a report that fails every item and blames the student ("did not return within -5 s")."""
+    for value in ("0", "-5", "nan", "inf"):
+        result = run_cli("grade", str(SUBMISSIONS / "student_correct.py"), f"{option}={value}")
+        assert result.returncode == 2, (value, result.stdout)
+        assert f"argument {option}: {value} is not a positive, finite number of seconds" in result.stderr
+    assert "is not a number of seconds" in run_cli("batch", "x", "--out", "y", option, "soon").stderr
+
+
+def test_help_says_it_all():
+    """The description is the docstring's whole first paragraph, and every --rubric takes a bundled name too."""
+    assert "(also `python -m grader ...`)." in " ".join(run_cli("--help").stdout.split())
+    for command in ("grade", "batch", "gradescope", "package", "kit"):
+        assert "bundled rubric's name such as cs231n_two_layer" in " ".join(run_cli(command, "--help").stdout.split())
+
+
 def test_folder_submission_with_a_helper_module(tmp_path):
     folder = tmp_path / "alice"
     folder.mkdir()

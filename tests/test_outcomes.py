@@ -139,7 +139,37 @@ CASES = {
         {"part2.vectorized", "part2.backward_reference", "part2.backward_fd"},
         {item: ("reaches_into_interpreter", "backprop.py line 2: `import inspect` reaches into the interpreter")
          for item in ("part2.vectorized", "part2.backward_reference", "part2.backward_fd")}),
+    # Correct code returning subclasses of the data types (the worker sends them as the plain types): no loss.
+    "grads_ordereddict": (
+        [('    grads = {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2, "X": dX}\n',
+          '    from collections import OrderedDict\n'
+          '    grads = OrderedDict([("W1", dW1), ("b1", db1), ("W2", dW2), ("b2", db2), ("X", dX)])\n')],
+        set(), {}),
+    "grad_check_ordereddict": (
+        [("    return errors\n", "    from collections import OrderedDict\n    return OrderedDict(errors)\n")],
+        set(), {}),
+    "diagnose_np_str": (
+        [("def diagnose(analytic, numeric):\n", "def _diagnose(analytic, numeric):\n"),
+         ('    return "other"\n', '    return "other"\n\n\n'
+                                  'LABELS = np.array(["shape", "nan", "ok", "scale", "layer1", "layer2",\n'
+                                  '                   "other"])\n\n\n'
+                                  'def diagnose(analytic, numeric):\n'
+                                  '    return LABELS[list(LABELS).index(_diagnose(analytic, numeric))]\n')],
+        set(), {}),
+    "diagnose_str_enum": (
+        [("def diagnose(analytic, numeric):\n", "def _diagnose(analytic, numeric):\n"),
+         ('    return "other"\n', '    return "other"\n\n\n'
+                                  'import enum  # noqa: E402\n\n\n'
+                                  'class Label(str, enum.Enum):\n'
+                                  '    SHAPE = "shape"; NAN = "nan"; OK = "ok"; SCALE = "scale"; LAYER1 = "layer1"\n'
+                                  '    LAYER2 = "layer2"; OTHER = "other"\n\n\n'
+                                  'def diagnose(analytic, numeric):\n'
+                                  '    return Label(_diagnose(analytic, numeric))\n')],
+        set(), {}),
 }
+#: Correct submissions: every item's full score (the reference also attempts bonus.deep).
+CORRECT_CASES = ("reference", "student_correct", "style_einsum", "style_eye", "style_logsumexp", "grads_ordereddict",
+                 "grad_check_ordereddict", "diagnose_np_str", "diagnose_str_enum")
 
 
 @pytest.fixture(scope="session")
@@ -192,8 +222,7 @@ def test_exact_items_lost_and_feedback(graded, name):
     assert isinstance(report["seed"], int)
 
 
-@pytest.mark.parametrize("name", on_one_worker("reference", "student_correct", "style_einsum", "style_eye",
-                                                "style_logsumexp"))
+@pytest.mark.parametrize("name", on_one_worker(*CORRECT_CASES))
 def test_correct_submissions_earn_every_point_and_the_bonus(graded, name):
     report = graded[name]["report"]
     total = 110 if name == "reference" else 105  # only the reference attempts bonus.deep

@@ -35,3 +35,11 @@ def test_usage_error_for_a_missing_submission(pytester):
     result = pytester.runpytest_subprocess("--submission", str(REPO / "nope.py"), "-p", "no:cacheprovider")
     assert result.ret == 4  # pytest's usage error
     result.stderr.fnmatch_lines(["*nope.py: no such file or folder*"])
+
+
+def test_usage_error_for_a_time_limit_that_is_not_positive(pytester):
+    for option in ("--grade-timeout", "--grade-import-timeout", "--grade-call-timeout"):
+        result = pytester.runpytest_subprocess("--submission", str(SUBMISSIONS / "student_correct.py"),
+                                               f"{option}=-5", "-p", "no:cacheprovider")
+        assert result.ret == 4  # pytest's usage error
+        result.stderr.fnmatch_lines([f"*argument {option}: -5 is not a positive, finite number of seconds*"])

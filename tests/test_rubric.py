@@ -74,6 +74,8 @@ BAD = [
      "field 'reg_convention': must be one of half, full", None),
     ("bad time limit", lambda d: d.update(time_limits={"test": 0}),
      "time_limits: field 'test': must be a positive number of seconds", None),
+    ("infinite time limit", lambda d: d.update(time_limits={"total": float("inf")}),
+     "time_limits: field 'total': must be a positive number of seconds", None),
     ("missing salt", lambda d: d.pop("salt"), "field 'salt': missing", None),
     ("not a .py submission", lambda d: d.update(submission="backprop.ipynb"),
      "field 'submission': must be a .py file name", None),

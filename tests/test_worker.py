@@ -2,6 +2,9 @@
 workers, limits, and the mirroring of in-place edits. Through grader.student.Submission, as the checks use it."""
 from __future__ import annotations
 
+import collections
+import enum
+import itertools
 import re
 import textwrap
 
@@ -11,7 +14,7 @@ import pytest
 from conftest import SUBMISSIONS
 from grader import outputs
 from grader.results import StudentCodeError
-from grader.worker import protocol
+from grader.worker import plain, protocol
 
 CORRECT = (SUBMISSIONS / "student_correct.py").read_text()
 
@@ -62,6 +65,60 @@ def test_what_is_not_data_is_refused_or_only_described():
         assert isinstance(described, protocol.Opaque) and described.type_name == type(value).__name__
     with pytest.raises(StudentCodeError, match="must be a NumPy array, got a AlwaysEqual"):
         outputs.float64_array(round_trip_described(AlwaysEqual()), "the scores", (1,))
+
+
+def test_subclasses_of_data_types_become_those_types_in_the_worker_only():
+    class Label(str, enum.Enum):
+        OK = "ok"
+
+    class Lying(dict):  # its own methods lie: what crosses is what it holds
+        def __getitem__(self, key):
+            return np.zeros(1)
+
+        def items(self):
+            return [("W1", np.zeros(1))]
+
+    Pair = collections.namedtuple("Pair", "first second")
+    array = np.arange(3.0)
+    value = (collections.OrderedDict(W1=array), Pair(np.str_("nan"), Label.OK), Lying(W1=array),
+             enum.IntEnum("Size", "ONE")(1), np.float64(0.5), collections.UserDict(a=[1]))
+    plain_value = plain.plain_data(value)
+    assert plain_value == ({"W1": array}, ("nan", "ok"), {"W1": array}, 1, 0.5, {"a": [1]})
+    assert [type(v) for v in plain_value] == [dict, tuple, dict, int, np.float64, dict]
+    assert [type(v) for v in plain_value[1]] == [str, str] and plain_value[0]["W1"] is array  # arrays not copied
+    described = round_trip_described(value)  # the decoding stays exact: a subclass is still only described
+    assert [type(v) for v in described[:4]] == [protocol.Opaque] * 4
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix, on purpose
+def test_what_cannot_be_converted_stays_as_it_was():
+    class Raises(collections.abc.Mapping):
+        def __getitem__(self, key):
+            raise SystemExit
+
+        def __len__(self):
+            return 1
+
+        def __iter__(self):
+            return iter([1])
+
+    class Endless(Raises):
+        def __iter__(self):
+            return itertools.count()
+
+    class AlwaysEqual(np.ndarray):
+        def __eq__(self, other):
+            return np.ones(np.shape(self), bool)
+
+    class Deep(list):
+        pass
+
+    nested = Deep()
+    for _ in range(protocol.MAX_DEPTH + 2):
+        nested = Deep([nested])
+    for value in (Raises(), Endless(), np.ones(2).view(AlwaysEqual), np.matrix([[1.0]]), nested,
+                  [np.str_("x")] * (plain.MAX_ENTRIES + 1)):
+        assert plain.plain_data(value) is value
 
 
 def round_trip_described(value):
@@ -211,6 +268,52 @@ def test_output_printed_at_every_import_is_reported_once(submission_from):
     printed = student.everything_printed()  # (a spare worker, started for the next item, imports it too)
     assert re.fullmatch(r"importing\n\[the same output [345] times: once per fresh import of the submission\]",
                         printed), printed
+
+
+SUBCLASSES = CORRECT + textwrap.dedent('''
+    import collections
+    import enum
+
+    class Label(str, enum.Enum):
+        SHAPE, NAN, OK, SCALE, LAYER1, LAYER2, OTHER = "shape", "nan", "ok", "scale", "layer1", "layer2", "other"
+
+    class Loss(float):
+        pass
+
+    class Scores(np.ndarray):
+        pass
+
+    Forward = collections.namedtuple("Forward", "scores cache")
+    _forward, _backward, _diagnose = forward, backward, diagnose
+
+    def forward(X, params):
+        return Forward(*_forward(X, params))
+
+    def backward(X, y, params, reg=0.0):
+        loss, grads = _backward(X, y, params, reg)
+        return Loss(loss), collections.OrderedDict(grads)
+
+    def diagnose(analytic, numeric):
+        return Label(_diagnose(analytic, numeric))
+
+    def numerical_gradient(f, x, eps=1e-5):
+        return np.zeros_like(x).view(Scores)  # an ndarray subclass: still refused
+    ''')
+
+
+def test_subclasses_of_data_types_returned_by_the_submission_arrive_as_those_types(submission_from):
+    student = submission_from(SUBCLASSES)
+    X, y, params = _problem()
+    scores, cache = student.call("forward", X, params, keep=(1,))  # a namedtuple, its cache kept in the worker
+    assert type(scores) is np.ndarray and isinstance(cache, protocol.Opaque)
+    loss, grads = student.call("backward", X, y, params, 0.0)
+    assert type(loss) is float and type(grads) is dict and set(grads) == {"W1", "b1", "W2", "b2", "X"}
+    assert outputs.gradient_dict(grads, "backward", {k: v.shape for k, v in params.items()}, {})
+    answer = student.call("diagnose", grads, grads)
+    assert type(answer) is str and answer == "ok"
+    gradient = student.call("numerical_gradient", lambda x: 0.0, X, 1e-5)
+    with pytest.raises(StudentCodeError, match="must be a NumPy array, got a Scores"):
+        outputs.float64_array(gradient, "the gradient", X.shape)
 
 
 def test_the_cache_stays_in_the_worker(submission_from):

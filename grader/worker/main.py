@@ -36,7 +36,7 @@ import numpy as np
 from grader import adapter, stand_ins
 from grader.checks import memory_growth, tracked_arrays
 from grader.results import StudentCodeError
-from grader.worker import probes, protocol
+from grader.worker import plain, probes, protocol
 
 #: Modules loaded before privileges are dropped: when the interpreter's own folder is private to root (a Python
 #: under /root), the unprivileged user could not import them later.
@@ -225,11 +225,7 @@ class Worker:
             self.identities = {}
         encoder = protocol.Encoder(describe_others=True)
         if "result" in reply:
-            keep = request.get("keep") or ()
-            if keep and isinstance(result, (tuple, list)):
-                result = type(result)(protocol.Opaque(_type(v), "kept by the worker") if i in keep else v
-                                      for i, v in enumerate(result))
-            reply["result"] = encoder.encode(result)
+            reply["result"] = encoder.encode(plain.plain_data(_without_kept(result, request.get("keep") or ())))
         # After a call back, the grader's arrays hold what the callback saw: always send the final state.
         changed = self.called_back or _structure(args) != shape or any(not _same(a, b) for a, b in before)
         if changed:
@@ -278,7 +274,7 @@ class Worker:
             if self.call_token != token:
                 raise RuntimeError("this function was handed to your code for one call only; it no longer works")
             encoder = protocol.Encoder(describe_others=True, identity=self._identity)
-            tree = encoder.encode([list(args), kwargs])
+            tree = encoder.encode(plain.plain_data([list(args), kwargs]))  # arrays stay the same objects
             self.called_back = True
             asked = time.perf_counter()
             self.send({"op": "callback", "id": callback_id, "args": tree}, encoder.buffers)
@@ -347,7 +343,7 @@ class Worker:
         if self.module is None or not self._has(role):
             raise StudentCodeError(f"no `{self.entry_points.get(role, role)}`", cause="missing")
         encoder = protocol.Encoder(describe_others=True)
-        return {"result": encoder.encode(self._attribute(role))}, encoder.buffers
+        return {"result": encoder.encode(plain.plain_data(self._attribute(role)))}, encoder.buffers
 
     def _has(self, role: str) -> bool:
         return role in self.functions or hasattr(self.module, self.entry_points.get(role, ""))
@@ -374,6 +370,18 @@ def _grader_exception(type_name: str) -> type:
 
 def _type(value: Any) -> str:
     return type(value).__name__
+
+
+def _without_kept(result: Any, keep: Any) -> Any:
+    """A tuple or list result with its entries at the positions in `keep` (forward's cache) replaced by
+    descriptions: they stay in the worker. Read with the base type's own iterator, and rebuilt as that base type (a
+    namedtuple's class cannot be called with one iterable), so that no student code runs here."""
+    kind = type(result)
+    if not keep or not issubclass(kind, (tuple, list)):
+        return result
+    base = list if issubclass(kind, list) else tuple
+    return base(protocol.Opaque(_type(v), "kept by the worker") if i in keep else v
+                for i, v in enumerate(base.__iter__(result)))
 
 
 def _structure(value: Any, depth: int = 0) -> Any:
