@@ -60,9 +60,26 @@ def run_gradescope(args: argparse.Namespace) -> int:
     report, log, elapsed = grade_source(source, rubric, args)
     write_gradescope(report, results, rubric.visibility(), elapsed)  # first: nothing printed may keep it from us
     show(format_table(report))  # Gradescope keeps stdout for the instructor (stdout_visibility: hidden)
+    show(protections_note(report, args.run_as))
     if report.error:
         show(log)
     return 1 if report.error else 0
+
+
+def protections_note(report: Report, run_as: Optional[str]) -> str:
+    """The report's protections line for staff (stdout), with a loud warning when the submission ran as the
+    unprivileged user and could still read the reference: then the image leaks the solution (setup.sh's chmod did
+    not take), and nothing in the students' results would show it."""
+    protections = report.protections
+    if not protections:
+        return "Protections: unknown (the submission was never loaded)"
+    note = f"Protections: {protections.get('summary', '')}"
+    readable = protections.get("grader_readable")
+    if run_as and readable:
+        note += (f"\n\n!!! WARNING: the submission, running as {run_as}, can READ THE REFERENCE SOLUTION "
+                 f"({', '.join(readable)}). Make it private to root in the image (setup.sh: "
+                 f"`python -I -m grader.package --private-paths | xargs -0 chmod -R go-rwx`, run from /). !!!")
+    return note
 
 
 def _write_failure(path: Path, rubric: Optional[Rubric], message: str, started: float) -> None:

@@ -13,6 +13,8 @@ import yaml
 
 from conftest import FAST_LIMITS, REPO, SUBMISSIONS, mutate, run_cli
 from grader import cli, student
+from grader.gradescope import protections_note
+from grader.report import Report
 from grader.rubric import load_rubric
 
 BASE = (SUBMISSIONS / "student_correct.py").read_text()
@@ -72,6 +74,21 @@ def test_gradescope_grades_the_upload_into_results_json(tmp_path, rubric_path):
     assert by_id["part4.diagnose"]["visibility"] == "after_published"
     assert by_id["part2.forward"]["visibility"] == "visible"
     assert "part2.loss" in result.stdout and "Total: 70 / 100" in result.stdout  # the table, for the instructor
+    assert "Protections: separate worker process" in result.stdout  # ... and what the submission could reach
+    assert "reference readable by the submission" in result.stdout and "WARNING" not in result.stdout  # no --run-as
+
+
+def test_staff_are_warned_loudly_when_the_user_can_read_the_reference():
+    protections = {"run_as": "student", "grader_readable": ["/opt/x/reference/backprop.py"],
+                   "summary": "separate worker process, runs as student, reference readable by the submission"}
+    report = Report(score=0.0, max_score=0.0, seed=1, protections=protections)
+    note = protections_note(report, "student")
+    assert note.startswith("Protections: separate worker process, runs as student, reference readable")
+    assert "WARNING: the submission, running as student, can READ THE REFERENCE SOLUTION" in note
+    assert "/opt/x/reference/backprop.py" in note
+    assert "WARNING" not in protections_note(report, None)  # without --run-as the summary says it, quietly
+    safe = {**protections, "grader_readable": [], "summary": "separate worker process, reference not readable"}
+    assert "WARNING" not in protections_note(Report(0.0, 0.0, 1, protections=safe), "student")
 
 
 def _no_py(root: Path) -> None:
