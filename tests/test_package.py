@@ -26,9 +26,22 @@ pytestmark = pytest.mark.xdist_group("package")
 @pytest.fixture(scope="module")
 def package(tmp_path_factory) -> Path:
     output = tmp_path_factory.mktemp("package") / "autograder.zip"
-    result = run_cli("package", "-o", str(output))
+    result = run_cli("package", "-o", str(output), "--allow-default-salt")  # the bundled rubric: to try it only
     assert result.returncode == 0, result.stderr
+    assert "still has the default salt" in result.stderr
     return output
+
+
+def test_package_refuses_the_default_salt(tmp_path):
+    output = tmp_path / "autograder.zip"
+    result = run_cli("package", "-o", str(output))
+    assert result.returncode == 2 and not output.exists()
+    assert "still has the default, public salt" in result.stderr and "--allow-default-salt" in result.stderr
+    rubric = tmp_path / "mine.yaml"
+    rubric.write_text((REPO / "rubrics" / "backprop.yaml").read_text().replace("change-me", "my own secret"))
+    result = run_cli("package", "-o", str(output), "--rubric", str(rubric))
+    assert result.returncode == 0 and output.exists(), result.stderr
+    assert "default salt" not in result.stderr
 
 
 def unpack(package: Path, folder: Path) -> None:
