@@ -66,7 +66,7 @@ def test_gradescope_grades_the_upload_into_results_json(tmp_path, rubric_path):
     result = run_cli("gradescope", "--root", str(root), "--rubric", str(rubric_path), *FAST_LIMITS)
     assert result.returncode == 0, result.stderr
     results = check_results(root / "results" / "results.json", rubric_path)
-    assert results["score"] == 70 and results["output"].startswith("Total: 70 / 100")
+    assert results["score"] == 70 and results["output"].startswith("Total: 70 / 100 (bonus points included; seed")
     assert results["stdout_visibility"] == "hidden"
     by_id = {t["name"].split(":")[0]: t for t in results["tests"]}
     assert by_id["part2.loss"]["status"] == "failed" and "1/N" in by_id["part2.loss"]["output"]
