@@ -3,8 +3,11 @@ writes a valid results.json whatever is wrong, and `--run-as` is checked and pas
 from __future__ import annotations
 
 import json
+import re
+import stat
 import subprocess
 import sys
+import zipfile
 from numbers import Number
 from pathlib import Path
 
@@ -12,7 +15,7 @@ import pytest
 import yaml
 
 from conftest import FAST_LIMITS, REPO, SUBMISSIONS, mutate, run_cli
-from grader import cli, student
+from grader import cli, gradescope, student
 from grader.gradescope import protections_note
 from grader.report import Report
 from grader.rubric import load_rubric
@@ -89,6 +92,64 @@ def test_staff_are_warned_loudly_when_the_user_can_read_the_reference():
     assert "WARNING" not in protections_note(report, None)  # without --run-as the summary says it, quietly
     safe = {**protections, "grader_readable": [], "summary": "separate worker process, reference not readable"}
     assert "WARNING" not in protections_note(Report(0.0, 0.0, 1, protections=safe), "student")
+
+
+def _zip(path: Path, members: dict, links: tuple = ()) -> Path:
+    """A zip of {name: bytes}, plus `links` as symbolic-link entries (Unix mode in external_attr)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+        for name in links:
+            info = zipfile.ZipInfo(name)
+            info.create_system, info.external_attr = 3, (stat.S_IFLNK | 0o777) << 16
+            archive.writestr(info, "/etc/passwd")
+    return path
+
+
+@pytest.mark.xdist_group("gradescope")
+def test_gradescope_unpacks_an_uploaded_zip(tmp_path, rubric_path):
+    """Gradescope unzips uploads itself; elsewhere a zip stays zipped in the upload folder, and is unpacked here."""
+    root = tmp_path / "autograder"
+    _zip(root / "submission" / "homework.zip", {"my_homework/backprop.py": mutate(BASE, ("    dscores /= N\n", "")),
+                                                "__MACOSX/my_homework/._backprop.py": b"\0\5"})
+    result = run_cli("gradescope", "--root", str(root), "--rubric", str(rubric_path), *FAST_LIMITS)
+    assert result.returncode == 0, result.stderr
+    assert check_results(root / "results" / "results.json", rubric_path)["score"] == 70
+
+
+@pytest.mark.parametrize("members, links, words", [
+    pytest.param({"../evil.py": "x = 1\n", "backprop.py": BASE}, (), "holds a path outside its folder ('../evil.py')",
+                 id="dot-dot"),
+    pytest.param({"/tmp/evil.py": "x = 1\n"}, (), "outside its folder", id="absolute"),
+    pytest.param({"a\\..\\..\\evil.py": "x = 1\n"}, (), "outside its folder", id="backslashes"),
+    pytest.param({"backprop.py": BASE}, ("helper.py",), "holds a link or special file ('helper.py')", id="symlink"),
+    pytest.param({"backprop.py": BASE, "bomb.bin": bytes(gradescope.ZIP_MAX_BYTES + 1)}, (),
+                 "unpacks to more than 20 MiB", id="zip-bomb"),
+    pytest.param({f"f{n}.py": "" for n in range(gradescope.ZIP_MAX_FILES + 1)}, (), "files (at most 200)",
+                 id="too-many-files"),
+])
+def test_a_malicious_zip_is_refused_and_writes_nothing_outside(tmp_path, members, links, words):
+    archive = _zip(tmp_path / "upload" / "homework.zip", members, links)
+    assert archive.stat().st_size < 2**20  # the bomb is small zipped
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    with pytest.raises(student.SubmissionNotFound, match=re.escape(words)):
+        gradescope.find_upload(archive.parent, "backprop.py", scratch)
+    assert not (tmp_path / "evil.py").exists() and not Path("/tmp/evil.py").exists()
+    assert sum(path.stat().st_size for path in scratch.rglob("*") if path.is_file()) <= gradescope.ZIP_MAX_BYTES
+
+
+def test_a_zip_that_is_not_one_or_holds_a_zip(tmp_path):
+    (tmp_path / "upload").mkdir()
+    (tmp_path / "upload" / "homework.zip").write_bytes(b"not a zip")
+    with pytest.raises(student.SubmissionNotFound, match="homework.zip could not be unzipped"):
+        gradescope.find_upload(tmp_path / "upload", "backprop.py", tmp_path)
+    inner = _zip(tmp_path / "inner.zip", {"backprop.py": BASE}).read_bytes()
+    archive = _zip(tmp_path / "outer" / "outer.zip", {"inner.zip": inner})
+    (tmp_path / "scratch").mkdir()
+    with pytest.raises(student.SubmissionNotFound, match="found no .py file"):  # one level only
+        gradescope.find_upload(archive.parent, "backprop.py", tmp_path / "scratch")
 
 
 def _no_py(root: Path) -> None:
