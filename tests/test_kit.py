@@ -62,8 +62,19 @@ def student_site(tmp_path_factory) -> Path:
 def run_kit(kit: Path, site: Path, tmp_path: Path, code: str, env: dict = None,
             args: tuple = ()) -> tuple[subprocess.CompletedProcess, dict]:
     """Plain `pytest` in the kit folder on a backprop.py holding `code` (`env` added to the student's environment,
-    `args` to pytest's command line): (the run, its JSON report)."""
+    `args` to pytest's command line): (the run, its JSON report). The kit's template is put back afterwards: other
+    tests share the kit and expect the template (test_no_kit_file_earns_the_backward_items)."""
+    template = (kit / "backprop.py").read_text()
     (kit / "backprop.py").write_text(code)
+    try:
+        return _run_pytest_in_kit(kit, site, tmp_path, env, args)
+    finally:
+        (kit / "backprop.py").write_text(template)
+
+
+def _run_pytest_in_kit(kit: Path, site: Path, tmp_path: Path, env: dict,
+                       args: tuple) -> tuple[subprocess.CompletedProcess, dict]:
+    """run_kit's pytest run, on whatever backprop.py the kit holds now."""
     runner, report = tmp_path / "runner.py", tmp_path / "report.json"
     runner.write_text(RUNNER)
     report.unlink(missing_ok=True)
