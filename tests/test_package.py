@@ -119,18 +119,23 @@ def test_run_autograder_grades_the_submission(autograder, tmp_path):
     assert f"{autograder / 'source' / 'rubric.yaml'} still has the default salt" in result.stderr  # the zip's rubric
 
 
-def test_run_autograder_runs_code_as_student_by_default(autograder, tmp_path):
-    """Without setup.sh the user `student` does not exist: grading refuses to run (as root) and says why."""
-    try:
+def test_run_autograder_runs_code_as_its_user_by_default(tmp_path):
+    """Without setup.sh the zip's user does not exist: grading refuses to run (as root) and says why. (The zip names
+    a user of the test's own, absent here: `student` may exist on a machine where setup.sh once ran.)"""
+    absent = "bpg-never-created"
+    with pytest.raises(KeyError):
         import pwd
-        pwd.getpwnam("student")
-        pytest.skip("this machine has a user named student")
-    except KeyError:
-        pass
-    result = _run_autograder(autograder, tmp_path, *FAST_LIMITS)
+        pwd.getpwnam(absent)
+    root = tmp_path / "autograder"
+    build_package(load_rubric(default_rubric_path()), tmp_path / "autograder.zip", run_as=absent)
+    unpack(tmp_path / "autograder.zip", root / "source")
+    shutil.copy2(root / "source" / "run_autograder", root / "run_autograder")
+    (root / "submission").mkdir()
+    shutil.copy(SUBMISSIONS / "student_correct.py", root / "submission" / "backprop.py")
+    result = _run_autograder(root, tmp_path, *FAST_LIMITS)
     assert result.returncode == 2
-    results = json.loads((autograder / "results" / "results.json").read_text())
-    assert results["score"] == 0 and "--run-as student: no such user" in results["output"]
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results["score"] == 0 and f"--run-as {absent}: no such user" in results["output"]
 
 
 def test_private_paths_are_the_secrets_with_their_compiled_copies(tmp_path):
