@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     package.add_argument("--rubric", type=Path,
                          help=f"the rubric bundled in the zip: {RUBRIC_HELP} (default: rubrics/backprop.yaml)")
     package.add_argument("-o", "--output", type=Path, required=True, metavar="ZIP", help="the zip to write")
+    package.add_argument("--allow-default-salt", action="store_true",
+                         help="build even though the rubric has the bundled, public salt (to try the zip only)")
     kit = commands.add_parser("kit", help="build the student kit: template, public checks, sample values")
     kit.add_argument("--rubric", type=Path,
                      help=f"the rubric the kit is derived from: {RUBRIC_HELP} (default: rubrics/backprop.yaml)")
@@ -173,9 +175,14 @@ def check_run_as(user: Optional[str]) -> None:
             raise UsageError(f"--run-as {name}: no such user on this system") from None
 
 
+def has_default_salt(rubric: Rubric) -> bool:
+    """Whether the rubric still has the bundled placeholder salt: its seeds, so its inputs, are then public."""
+    return rubric.salt.startswith("change-me")
+
+
 def warn_default_salt(rubric: Rubric) -> None:
     """Warn on stderr when the rubric still has the bundled placeholder salt (its inputs are then public)."""
-    if rubric.salt.startswith("change-me"):
+    if has_default_salt(rubric):
         print(f"backprop-grader: warning: {rubric.path} still has the default salt; set a private one so that "
               f"inputs cannot be precomputed", file=sys.stderr)
 
@@ -194,6 +201,7 @@ def _batch(args: argparse.Namespace, rubric: Rubric) -> int:
     """Grade a folder. With --run-as USER1,USER2,... each grading running at once has a user of its own: gradings
     run as one user could signal each other's processes, and the end of one kills every process of its user."""
     from grader.batch import run_batch
+    warn_default_salt(rubric)
     users = queue.Queue()
     names = args.run_as.split(",") if args.run_as else [None]
     for name in names:
@@ -219,6 +227,10 @@ def _batch(args: argparse.Namespace, rubric: Rubric) -> int:
 
 def _package(args: argparse.Namespace, rubric: Rubric) -> int:
     from grader.package import SourceTreeMissing, build_package
+    if has_default_salt(rubric) and not args.allow_default_salt:  # a real assignment's seeds must not be public
+        raise UsageError(f"{rubric.path} still has the default, public salt: anyone could precompute the grading "
+                         f"inputs. Set a private `salt` in your rubric and pass it with --rubric (or add "
+                         f"--allow-default-salt to build a zip only for trying it out)")
     warn_default_salt(rubric)
     try:
         names = build_package(rubric, args.output)

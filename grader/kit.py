@@ -17,6 +17,7 @@ import ast
 import fnmatch
 import json
 import shutil
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,8 @@ SAMPLE_SIZES = {"N": 5, "D": 4, "H": 6, "C": 3}
 SAMPLE_SEED = 20240601
 
 CONFTEST = '''"""The student kit's pytest setup: plain `pytest` in this folder grades backprop.py with the public
-checks of rubric.yaml and prints the score table. `pytest --submission path/to/other.py` grades another file."""
+checks of rubric.yaml and prints the score table. `pytest --submission=path/to/other.py` grades another file (with
+`=`: with a space, a path outside this folder moves pytest's rootdir there, and this file is never loaded)."""
 from pathlib import Path
 
 import pytest
@@ -81,9 +83,18 @@ pytest
 ```
 
 It grades your `backprop.py` with the public checks and prints a score table: per item, your points, passed or
-failed, and what the grader saw ("dscores is 8x too large: the 1/N of the mean is missing", ...). `pytest
---submission other.py` grades another file. Requirements: Python 3.9+, `pip install numpy pytest pytest-timeout
-pyyaml`.
+failed, and what differs. For example, when the dscores of `softmax_cross_entropy` lack the 1/N of the mean:
+
+```
+{example}
+```
+
+The kit says which function and which entries differ from the expected values on a fixed sample problem; your
+instructor's full grader also names the likely cause (here: "the 1/N of the mean is missing").
+
+`pytest --submission=path/to/other.py` grades another file (write it with `=`: with a space, a path outside this
+folder makes pytest look for its settings there, and it stops with "unrecognized arguments: --submission").
+Requirements: Python 3.9+, `pip install numpy pytest pytest-timeout pyyaml`.
 
 ## What the kit checks
 
@@ -104,6 +115,17 @@ tests your gradient checker on buggy backward passes, and grades some items by h
 The kit holds the grader's public checks (`grader/`), `rubric.yaml` (the items above) and `conftest.py` (which points
 pytest at `backprop.py`). Change only `backprop.py`.
 """
+
+
+#: What the kit prints for the sample item when dscores lack the 1/N (tests/test_kit.py checks that it still does).
+SAMPLE_FEEDBACK = ("`softmax_cross_entropy` differs from the expected values on the sample problem "
+                   "(sample_values.json, N, D, H, C = 5, 4, 6, 3): dscores[2, 0] is -0.854028 but expected is "
+                   "-0.170806 (off by 0.68, allowed 1.7e-10); 15 of 15 entries are off.")
+EXAMPLE = "\n".join([
+    f"{'sample.values':<24}  {'0/10':>9}  failed   {SAMPLE_FEEDBACK[:71]}...", "...",
+    "In full:", "- sample.values (0/10):",
+    textwrap.fill(SAMPLE_FEEDBACK, width=116, initial_indent="  ", subsequent_indent="    ", break_on_hyphens=False),
+    "    | `backward` differs from the expected values on the sample problem ..."])
 
 
 def kit_files(grader_dir: Path) -> list[Path]:
@@ -210,6 +232,6 @@ def build_kit(rubric: Rubric, folder: Path, grader_dir: Path = SOURCE_ROOT / "gr
                      f"{partial if original.get(item['id'], item['tests']) != item['tests'] else ''} |"
                      for item in data["items"])
     absent = ", ".join(f"`{item.id}`" for item in rubric.items if item.id not in kit_ids) or "none"
-    (folder / "README.md").write_text(README.format(title=rubric.title, items=rows, sample=SAMPLE_FILE,
-                                                    absent=absent), encoding="utf-8")
+    (folder / "README.md").write_text(README.format(title=rubric.title, items=rows, example=EXAMPLE,
+                                                    sample=SAMPLE_FILE, absent=absent), encoding="utf-8")
     return data

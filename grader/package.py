@@ -13,6 +13,7 @@ run_autograder to /autograder and runs it for every submission. The zip holds:
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import re
 import sys
 import zipfile
@@ -37,14 +38,23 @@ set -euo pipefail
 SOURCE="$(cd "$(dirname "$0")" && pwd)"
 apt-get update
 apt-get install -y python3 python3-venv python3-pip
-python3 -m venv {venv}
-{venv}/bin/pip install --constraint "$SOURCE/constraints.txt" "$SOURCE"
+# The system's python3, not one first on root's PATH (a pyenv under /root): the venv links to its interpreter and
+# standard library, which the unprivileged user must be able to read.
+PYTHON=/usr/bin/python3
+[ -x "$PYTHON" ] || PYTHON="$(command -v python3)"
+"$PYTHON" -m venv "{venv}"
+"{venv}/bin/pip" install --constraint "$SOURCE/constraints.txt" "$SOURCE"
 # The unprivileged user whose rights the submission's code runs with.
 id -u {user} >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin {user}
 # The solution stays private to root: the installed reference package, the grader's answers and buggy backward
-# passes (grader.package.private_paths, compiled copies included), and this unpacked source.
-{venv}/bin/python -m grader.package --private-paths | xargs -0 chmod -R go-rwx
+# passes (grader.package.private_paths, compiled copies included), and this unpacked source. The listing runs
+# isolated (-I) from /: run from here, `python -m` would import the unpacked ./grader and list the source's copies.
+(cd / && "{venv}/bin/python" -I -m grader.package --private-paths) | xargs -0 chmod -R go-rwx
 chmod -R go-rwx "$SOURCE"
+# Fail the image build, rather than grade, if the user cannot run the grader's python or can read the solution.
+if command -v runuser >/dev/null 2>&1; then
+  (cd / && runuser -u {user} -- "{venv}/bin/python" -I -m grader.package --check-private "$SOURCE")
+fi
 """
 
 RUN_AUTOGRADER = """#!/bin/sh
@@ -137,16 +147,18 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes, mode: int = 0o644) ->
     archive.writestr(info, data)
 
 
-def build_package(rubric: Rubric, output: Path, root: Path = SOURCE_ROOT) -> list[str]:
-    """Write the autograder zip to `output`; the names it holds. Raises SourceTreeMissing."""
+def build_package(rubric: Rubric, output: Path, root: Path = SOURCE_ROOT, venv: str = VENV,
+                  run_as: str = RUN_AS) -> list[str]:
+    """Write the autograder zip to `output`; the names it holds. Raises SourceTreeMissing. `venv` and `run_as`
+    (where setup.sh installs, which user it creates) are for tests that run setup.sh on a shared machine."""
     files = source_files(root, PACKAGE_SOURCES)
     pins = pinned_versions(_dependencies(root))
     python = f"{sys.version_info[0]}.{sys.version_info[1]}"
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(output, "w") as archive:
-        _add(archive, "setup.sh", SETUP_SH.format(python=python, venv=VENV, user=RUN_AS).encode(), EXECUTABLE)
-        _add(archive, "run_autograder", RUN_AUTOGRADER.format(venv=VENV, user=RUN_AS).encode(), EXECUTABLE)
+        _add(archive, "setup.sh", SETUP_SH.format(python=python, venv=venv, user=run_as).encode(), EXECUTABLE)
+        _add(archive, "run_autograder", RUN_AUTOGRADER.format(venv=venv, user=run_as).encode(), EXECUTABLE)
         _add(archive, "rubric.yaml", rubric.path.read_bytes())
         _add(archive, "constraints.txt", "".join(f"{name}=={version}\n" for name, version in pins.items()).encode())
         for relative in files:
@@ -154,7 +166,28 @@ def build_package(rubric: Rubric, output: Path, root: Path = SOURCE_ROOT) -> lis
         return archive.namelist()
 
 
-if __name__ == "__main__":  # setup.sh: `python -m grader.package --private-paths | xargs -0 chmod -R go-rwx`
-    if sys.argv[1:] != ["--private-paths"]:
-        sys.exit("usage: python -m grader.package --private-paths")
-    sys.stdout.write("\0".join(str(path) for path in private_paths()))
+def readable(paths: list[Path]) -> list[Path]:
+    """Those of `paths` this process's real user can read, or enter (a folder whose files it could open by name)."""
+    return [path for path in paths
+            if os.access(path, os.R_OK) or (path.is_dir() and os.access(path, os.X_OK))]
+
+
+def main(argv: list[str]) -> int:
+    """setup.sh's helpers. `--private-paths`: the installed secrets, NUL-separated, for `xargs -0 chmod`.
+    `--check-private [PATH...]`, run as the submission's user: exit 1 naming whatever of them (and of PATHs, the
+    unpacked source) it can still read, so that a mistake fails the image build instead of leaking the solution."""
+    if argv == ["--private-paths"]:
+        sys.stdout.write("\0".join(str(path) for path in private_paths()))
+        return 0
+    if argv[:1] == ["--check-private"]:
+        leaks = readable(private_paths() + [Path(path) for path in argv[1:]])
+        for path in leaks:
+            print(f"setup.sh: {path} is readable by this user: the submission could read the solution",
+                  file=sys.stderr)
+        return 1 if leaks else 0
+    print("usage: python -m grader.package --private-paths | --check-private [PATH...]", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":  # setup.sh runs these, isolated (-I) from /, so that this is the installed copy
+    sys.exit(main(sys.argv[1:]))

@@ -107,10 +107,18 @@ def write_gradescope(report: Report, path: Path, visibility: dict[str, str], exe
 
 
 def summary_line(report: Report) -> str:
-    text = f"Total: {_points(report.score)} / {_points(report.max_score)} (bonus points included; seed {report.seed})"
+    """"Total: 70 / 100 (bonus points included; seed N)": the bonus note only where the rubric has bonus items (the
+    student kit has none: there it would promise points that do not exist)."""
+    bonus = "bonus points included; " if _has_bonus(report) else ""
+    text = f"Total: {_points(report.score)} / {_points(report.max_score)} ({bonus}seed {report.seed})"
     if report.error:
         text += f". Grading failed: {report.error}"
     return text
+
+
+def _has_bonus(report: Report) -> bool:
+    """Whether some autograded item is a bonus: bonus items are the ones whose points max_score leaves out."""
+    return sum(item.max_score for item in report.items if item.status != "manual") > report.max_score
 
 
 def format_table(report: Report, width: Optional[int] = None) -> str:

@@ -3,8 +3,11 @@ writes a valid results.json whatever is wrong, and `--run-as` is checked and pas
 from __future__ import annotations
 
 import json
+import re
+import stat
 import subprocess
 import sys
+import zipfile
 from numbers import Number
 from pathlib import Path
 
@@ -12,7 +15,9 @@ import pytest
 import yaml
 
 from conftest import FAST_LIMITS, REPO, SUBMISSIONS, mutate, run_cli
-from grader import cli, student
+from grader import cli, gradescope, student
+from grader.gradescope import protections_note
+from grader.report import Report
 from grader.rubric import load_rubric
 
 BASE = (SUBMISSIONS / "student_correct.py").read_text()
@@ -64,7 +69,7 @@ def test_gradescope_grades_the_upload_into_results_json(tmp_path, rubric_path):
     result = run_cli("gradescope", "--root", str(root), "--rubric", str(rubric_path), *FAST_LIMITS)
     assert result.returncode == 0, result.stderr
     results = check_results(root / "results" / "results.json", rubric_path)
-    assert results["score"] == 70 and results["output"].startswith("Total: 70 / 100")
+    assert results["score"] == 70 and results["output"].startswith("Total: 70 / 100 (bonus points included; seed")
     assert results["stdout_visibility"] == "hidden"
     by_id = {t["name"].split(":")[0]: t for t in results["tests"]}
     assert by_id["part2.loss"]["status"] == "failed" and "1/N" in by_id["part2.loss"]["output"]
@@ -72,6 +77,79 @@ def test_gradescope_grades_the_upload_into_results_json(tmp_path, rubric_path):
     assert by_id["part4.diagnose"]["visibility"] == "after_published"
     assert by_id["part2.forward"]["visibility"] == "visible"
     assert "part2.loss" in result.stdout and "Total: 70 / 100" in result.stdout  # the table, for the instructor
+    assert "Protections: separate worker process" in result.stdout  # ... and what the submission could reach
+    assert "reference readable by the submission" in result.stdout and "WARNING" not in result.stdout  # no --run-as
+
+
+def test_staff_are_warned_loudly_when_the_user_can_read_the_reference():
+    protections = {"run_as": "student", "grader_readable": ["/opt/x/reference/backprop.py"],
+                   "summary": "separate worker process, runs as student, reference readable by the submission"}
+    report = Report(score=0.0, max_score=0.0, seed=1, protections=protections)
+    note = protections_note(report, "student")
+    assert note.startswith("Protections: separate worker process, runs as student, reference readable")
+    assert "WARNING: the submission, running as student, can READ THE REFERENCE SOLUTION" in note
+    assert "/opt/x/reference/backprop.py" in note
+    assert "WARNING" not in protections_note(report, None)  # without --run-as the summary says it, quietly
+    safe = {**protections, "grader_readable": [], "summary": "separate worker process, reference not readable"}
+    assert "WARNING" not in protections_note(Report(0.0, 0.0, 1, protections=safe), "student")
+
+
+def _zip(path: Path, members: dict, links: tuple = ()) -> Path:
+    """A zip of {name: bytes}, plus `links` as symbolic-link entries (Unix mode in external_attr)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+        for name in links:
+            info = zipfile.ZipInfo(name)
+            info.create_system, info.external_attr = 3, (stat.S_IFLNK | 0o777) << 16
+            archive.writestr(info, "/etc/passwd")
+    return path
+
+
+@pytest.mark.xdist_group("gradescope")
+def test_gradescope_unpacks_an_uploaded_zip(tmp_path, rubric_path):
+    """Gradescope unzips uploads itself; elsewhere a zip stays zipped in the upload folder, and is unpacked here."""
+    root = tmp_path / "autograder"
+    _zip(root / "submission" / "homework.zip", {"my_homework/backprop.py": mutate(BASE, ("    dscores /= N\n", "")),
+                                                "__MACOSX/my_homework/._backprop.py": b"\0\5"})
+    result = run_cli("gradescope", "--root", str(root), "--rubric", str(rubric_path), *FAST_LIMITS)
+    assert result.returncode == 0, result.stderr
+    assert check_results(root / "results" / "results.json", rubric_path)["score"] == 70
+
+
+@pytest.mark.parametrize("members, links, words", [
+    pytest.param({"../evil.py": "x = 1\n", "backprop.py": BASE}, (), "holds a path outside its folder ('../evil.py')",
+                 id="dot-dot"),
+    pytest.param({"/tmp/evil.py": "x = 1\n"}, (), "outside its folder", id="absolute"),
+    pytest.param({"a\\..\\..\\evil.py": "x = 1\n"}, (), "outside its folder", id="backslashes"),
+    pytest.param({"backprop.py": BASE}, ("helper.py",), "holds a link or special file ('helper.py')", id="symlink"),
+    pytest.param({"backprop.py": BASE, "bomb.bin": bytes(gradescope.ZIP_MAX_BYTES + 1)}, (),
+                 "unpacks to more than 20 MiB", id="zip-bomb"),
+    pytest.param({f"f{n}.py": "" for n in range(gradescope.ZIP_MAX_FILES + 1)}, (), "files (at most 200)",
+                 id="too-many-files"),
+])
+def test_a_malicious_zip_is_refused_and_writes_nothing_outside(tmp_path, members, links, words):
+    archive = _zip(tmp_path / "upload" / "homework.zip", members, links)
+    assert archive.stat().st_size < 2**20  # the bomb is small zipped
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    with pytest.raises(student.SubmissionNotFound, match=re.escape(words)):
+        gradescope.find_upload(archive.parent, "backprop.py", scratch)
+    assert not (tmp_path / "evil.py").exists() and not Path("/tmp/evil.py").exists()
+    assert sum(path.stat().st_size for path in scratch.rglob("*") if path.is_file()) <= gradescope.ZIP_MAX_BYTES
+
+
+def test_a_zip_that_is_not_one_or_holds_a_zip(tmp_path):
+    (tmp_path / "upload").mkdir()
+    (tmp_path / "upload" / "homework.zip").write_bytes(b"not a zip")
+    with pytest.raises(student.SubmissionNotFound, match="homework.zip could not be unzipped"):
+        gradescope.find_upload(tmp_path / "upload", "backprop.py", tmp_path)
+    inner = _zip(tmp_path / "inner.zip", {"backprop.py": BASE}).read_bytes()
+    archive = _zip(tmp_path / "outer" / "outer.zip", {"inner.zip": inner})
+    (tmp_path / "scratch").mkdir()
+    with pytest.raises(student.SubmissionNotFound, match="found no .py file"):  # one level only
+        gradescope.find_upload(archive.parent, "backprop.py", tmp_path / "scratch")
 
 
 def _no_py(root: Path) -> None:

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from conftest import FAST_LIMITS, REPO, SUBMISSIONS, mutate, run_cli
-from grader.kit import kit_files
+from grader.kit import SAMPLE_FEEDBACK, kit_files
 from grader.rubric import load_rubric
 from grader.worker.client import START_VARIABLE
 from reference import backprop as reference
@@ -59,17 +59,28 @@ def student_site(tmp_path_factory) -> Path:
     return site
 
 
-def run_kit(kit: Path, site: Path, tmp_path: Path, code: str,
-            env: dict = None) -> tuple[subprocess.CompletedProcess, dict]:
-    """Plain `pytest` in the kit folder on a backprop.py holding `code` (`env` added to the student's environment):
-    (the run, its JSON report)."""
+def run_kit(kit: Path, site: Path, tmp_path: Path, code: str, env: dict = None,
+            args: tuple = ()) -> tuple[subprocess.CompletedProcess, dict]:
+    """Plain `pytest` in the kit folder on a backprop.py holding `code` (`env` added to the student's environment,
+    `args` to pytest's command line): (the run, its JSON report). The kit's template is put back afterwards: other
+    tests share the kit and expect the template (test_no_kit_file_earns_the_backward_items)."""
+    template = (kit / "backprop.py").read_text()
     (kit / "backprop.py").write_text(code)
+    try:
+        return _run_pytest_in_kit(kit, site, tmp_path, env, args)
+    finally:
+        (kit / "backprop.py").write_text(template)
+
+
+def _run_pytest_in_kit(kit: Path, site: Path, tmp_path: Path, env: dict,
+                       args: tuple) -> tuple[subprocess.CompletedProcess, dict]:
+    """run_kit's pytest run, on whatever backprop.py the kit holds now."""
     runner, report = tmp_path / "runner.py", tmp_path / "report.json"
     runner.write_text(RUNNER)
     report.unlink(missing_ok=True)
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(site), "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
     result = subprocess.run([sys.executable, "-S", str(runner), "-p", "no:cacheprovider", "--grade-no-timing",
-                             "--grade-timeout=20", f"--grade-json={report}"], cwd=kit, env=env,
+                             "--grade-timeout=20", f"--grade-json={report}", *args], cwd=kit, env=env,
                             capture_output=True, text=True, timeout=300)
     assert f"grader used: {kit / 'grader' / '__init__.py'}" in result.stdout, result.stdout + result.stderr
     return result, json.loads(report.read_text())
@@ -136,7 +147,7 @@ def test_kit_grades_with_plain_pytest_without_the_reference(kit, student_site, t
     result, report = run_kit(kit, student_site, tmp_path, BASE)
     assert [item["id"] for item in report["items"]] == KIT_ITEMS
     assert lost(report) == set(), result.stdout
-    assert "backprop-grader" in result.stdout and "Total: 46 / 46" in result.stdout  # the score table
+    assert "backprop-grader" in result.stdout and "Total: 46 / 46 (seed" in result.stdout  # no bonus items, no note
 
     buggy, report = run_kit(kit, student_site, tmp_path, mutate(BASE, ("    dscores /= N\n", "")))
     assert lost(report) == {"sample.values"}, buggy.stdout
@@ -144,6 +155,22 @@ def test_kit_grades_with_plain_pytest_without_the_reference(kit, student_site, t
     assert "`softmax_cross_entropy` differs from the expected values" in sample["feedback"]
     assert "dscores[" in sample["feedback"] and "`backward` differs" in sample["feedback"]
     assert "`forward`" not in sample["feedback"]
+    shown = " ".join(SAMPLE_FEEDBACK.split())  # what the kit's README shows is what the kit prints
+    assert shown in " ".join(buggy.stdout.split()) and shown in " ".join((kit / "README.md").read_text().split())
+    assert "1/N of the mean is missing" not in buggy.stdout  # the README says only the full grader names it
+
+
+@pytest.mark.xdist_group("kit")
+def test_kit_grades_a_submission_outside_its_folder(kit, student_site, tmp_path):
+    """`pytest --submission=PATH` in the kit folder grades PATH, absolute or relative, also outside the kit (the
+    kit's own backprop.py is correct, the other file's dscores lack the 1/N)."""
+    other = tmp_path / "x" / "backprop.py"
+    other.parent.mkdir()
+    other.write_text(mutate(BASE, ("    dscores /= N\n", "")))
+    for given in (str(other), os.path.relpath(other, kit)):
+        result, report = run_kit(kit, student_site, tmp_path, BASE, args=(f"--submission={given}",))
+        assert lost(report) == {"sample.values"}, result.stdout + result.stderr
+        assert Path(report["submission"]) == other.resolve()
 
 
 @pytest.mark.xdist_group("kit")
