@@ -134,14 +134,13 @@ CASES = {
                           feedback={"part2.loss": ["1/N of the mean is missing"]}),
     # --------------------------------------------------------------------------- values that lie
     # The worker sends a float subclass as the float it holds (grader.worker.plain), so its lying comparisons never
-    # reach the grader: this entry scores exactly what plain zeros score (rel_error always 0.0, grad_check errors
-    # all 0): the part that rel_error's and grad_check's checks give such constant answers (known, README).
-    "always_equal": Case("always_equal.py", score=4.9524,
-                         zero=tuple(i for i in EVERYTHING if i not in ("part3.rel_error", "part3.grad_check")),
+    # reach the grader: this entry scores exactly what plain zeros score, nothing (a constant rel_error earns
+    # nothing, nor does a grad_check that accepts every buggy backward pass).
+    "always_equal": Case("always_equal.py", score=0, zero=EVERYTHING,
                          feedback={"part2.forward": ["must be a NumPy array, got a float"],
                                    "part2.backward_reference": ["grads['W1'] returned by `backward` must be a NumPy "
                                                                 "array, got a int"],
-                                   "part3.rel_error": ["rel_error(x, -x) returned 0.0, expected 1"],
+                                   "part3.rel_error": ["rel_error returned 0.0 for every probe"],
                                    "part3.grad_check": ["accepted all 14 buggy backward passes"]}),
     "returns_inputs": Case("returns_inputs.py", zero=("part1.shapes", "part2.forward", "part2.loss",
                                                        "part2.backward_reference", "part2.backward_fd",

@@ -306,6 +306,8 @@ REL_ERROR = {
     # Returns 0 for 0/0 but computes num/den first: a RuntimeWarning on both zero probes.
     "warns_on_zero": (rel_error("    return float(np.max(np.where(den == 0, 0.0, num / den)))\n"), "warns",
                       1 - 2 / 7),
+    # A constant would be right on the four probes whose answer is 0 (and on the symmetry probe): it earns nothing.
+    "constant_zero": ("def rel_error(a, b):\n    return 0.0\n", "rel_error_wrong", 0.0),
 }
 
 
@@ -315,7 +317,8 @@ def test_rel_error(submission_from, name, seed):
     code, cause, fraction = REL_ERROR[name]
     result = outcome(part3.check_rel_error, submission_from(code), seed)
     assert_verdict(result, cause, fraction)
-    extra = {"floored_at_1": "max(1, |a|+|b|)", "nan_on_zero": "nan", "warns_on_zero": "warning", "mean": "MAX"}
+    extra = {"floored_at_1": "max(1, |a|+|b|)", "nan_on_zero": "nan", "warns_on_zero": "warning", "mean": "MAX",
+             "constant_zero": "returned 0.0 for every probe"}
     assert extra.get(name, "") in result.feedback
 
 

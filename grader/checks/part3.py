@@ -238,16 +238,22 @@ def check_rel_error(student: Submission, seed: int) -> CheckResult:
         ("rel_error(v, u) vs rel_error(u, v)", (v, u), None, 1e-12, "not_symmetric", "it must be symmetric"),
     ]
     symmetric_to = outputs.number(student.call("rel_error", u, v), "the value of rel_error(u, v)")
+    values, warned = [], []
+    for label, args, *_ in probes:
+        values.append(outputs.number(student.call("rel_error", *args), f"the value of {label}"))
+        warned.append(student.warnings[:1])  # the warnings of that call only
+    if len({*values, symmetric_to}) == 1:  # a constant earns nothing, not the probes where that constant is right
+        return failed(f"rel_error returned {values[0]!r} for every probe, identical arrays and x vs -x alike "
+                      f"(expected 0 and 1): it must measure max |a-b|/(|a|+|b|).", "rel_error_wrong")
     problems = []
-    for label, args, expected, rtol, cause, hint in probes:
-        value = outputs.number(student.call("rel_error", *args), f"the value of {label}")
+    for (label, _, expected, rtol, cause, hint), value, warning in zip(probes, values, warned):
         expected = symmetric_to if expected is None else expected
         if not abs(value - expected) <= rtol * abs(expected):
             if cause == "floored_at_1" and not abs(value) < 1e-3:
                 cause, hint = "rel_error_wrong", "|a-b|/(|a|+|b|) is 1/3 here"
             problems.append((cause, f"{label} returned {value!r}, expected {expected:.6g}: {hint}"))
-        elif student.warnings:
-            problems.append(("warns", f"{label} emitted a warning ({student.warnings[0]}): avoid dividing by 0"))
+        elif warning:
+            problems.append(("warns", f"{label} emitted a warning ({warning[0]}): avoid dividing by 0"))
     if not problems:
         return passed()
     return CheckResult(1 - len(problems) / len(probes), "; ".join(text for _, text in problems) + ".",
