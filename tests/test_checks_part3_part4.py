@@ -493,6 +493,74 @@ def test_grad_check_on_a_one_sided_numerical_gradient_points_to_it(submission_fr
     assert flags.feedback == accepts.feedback  # joined once in the item's feedback (scoring._join_unique)
 
 
+GRAD_CHECK_SHAPES_ONLY = """
+def grad_check(backward_fn, X, y, params, reg=0.0, eps=1e-5):
+    \"\"\"No finite differences: 0 when each gradient has its parameter's shape and is finite.\"\"\"
+    _, grads = backward_fn(X, y, params, reg)
+    return {k: 0.0 if np.shape(grads[k]) == np.shape(params[k]) and np.all(np.isfinite(grads[k])) else float("inf")
+            for k in ("W1", "b1", "W2", "b2")}
+"""
+
+GRAD_CHECK_BATCH_INVARIANCE = """
+def grad_check(backward_fn, X, y, params, reg=0.0, eps=1e-5):
+    \"\"\"No finite differences: the batch stacked twice must give the same loss and gradients (a mean does).\"\"\"
+    loss, grads = backward_fn(X, y, params, reg)
+    loss2, grads2 = backward_fn(np.vstack([X, X]), np.concatenate([y, y]), params, reg)
+    error = float(abs(loss - loss2) / (abs(loss) + abs(loss2)))
+    return {k: max(error, rel_error(grads[k], grads2[k])) for k in ("W1", "b1", "W2", "b2")}
+"""
+
+#: A real checker, but errors below 0.2 are reported as 0: the tolerance it applies is not the one it states.
+GRAD_CHECK_LOOSER_THAN_STATED = """
+_careful_grad_check = grad_check
+
+
+def grad_check(backward_fn, X, y, params, reg=0.0, eps=1e-5):
+    errors = _careful_grad_check(backward_fn, X, y, params, reg, eps)
+    return {k: 0.0 if e < 0.2 else e for k, e in errors.items()}
+"""
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_grad_check_flagging_wrong_shapes_only_earns_nothing(submission_from, seed):
+    """It flags the two buggy backward passes whose gradients have the wrong shape, and nothing else."""
+    student = submission_from(CORRECT + GRAD_CHECK_SHAPES_ONLY + tol("1e-6"))
+    for check in (part3_reference.check_tolerance, part3_reference.check_accepts_correct,
+                  part3_reference.check_flags_mutants):
+        result = outcome(check, student, reference, seed)
+        assert (result.fraction, result.cause) == (0.0, "accepts_everything"), result
+        assert "only buggy backward passes whose gradients have the wrong shape" in result.feedback
+        assert "(2 of 15)" in result.feedback
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_grad_check_flagging_fewer_than_half_earns_only_its_share(submission_from, seed):
+    """A batch-invariance test catches the bugs that break the mean (1/N, sum for mean, ...), not the others."""
+    student = submission_from(CORRECT + GRAD_CHECK_BATCH_INVARIANCE + tol("1e-6"))
+    verdict = part3_reference.checker_verdict(student, reference, seed)
+    flagged = len(verdict.counted) - len(verdict.missed)
+    assert 0 < flagged < len(verdict.counted) / 2, (flagged, verdict.missed)
+    for check in (part3_reference.check_tolerance, part3_reference.check_accepts_correct):
+        result = outcome(check, student, reference, seed)
+        assert (result.fraction, result.cause) == (0.0, "misses_bugs")
+        assert f"flagged only {flagged} of {len(verdict.counted)}" in result.feedback
+    flags = outcome(part3_reference.check_flags_mutants, student, reference, seed)
+    assert flags.fraction == pytest.approx(flagged / len(verdict.counted)) and flags.cause == "misses_bugs"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_grad_check_looser_than_stated_loses_the_tolerance(submission_from, seed):
+    """It states 1e-6 but reports errors below 0.2 as 0: the gradient 1% too large (rel_error 5e-3) passes it."""
+    student = submission_from(CORRECT + GRAD_CHECK_LOOSER_THAN_STATED + tol("1e-6"))
+    result = outcome(part3_reference.check_tolerance, student, reference, seed)
+    assert (result.fraction, result.cause) == (0.0, "tolerance_out_of_range")
+    assert "accepted a gradient 1% too large" in result.feedback and "looser than 1e-3" in result.feedback
+    assert_verdict(outcome(part3_reference.check_accepts_correct, student, reference, seed), None)
+    flags = outcome(part3_reference.check_flags_mutants, student, reference, seed)
+    assert flags.fraction == 1 - 1 / 15 and flags.cause == "misses_bugs"
+    assert "missed 1 of 15" in flags.feedback and "1% too large (a subtle bug" in flags.feedback
+
+
 # ============================================================================================ diagnose
 def diagnose_checks(reference_module):
     """Both diagnose sets: synthetic (public) and the gradients of real bugs (instructor only)."""
@@ -553,6 +621,17 @@ def test_partly_right_diagnose_scores_the_same_on_every_seed(submission_from):
                                               '    if ok["W1"]:\n        return "layer2"\n'))
     scores = {outcome(part4.check_diagnose, student, seed).fraction for seed in range(8)}
     assert len(scores) == 1 and 0 < scores.pop() < 1
+
+
+def test_scale_without_a_common_factor_loses_synthetic_cases(submission_from):
+    """Answering "scale" whenever every parameter is off, without looking for the common factor, is wrong on the
+    synthetic "other" case whose four gradients are all off by unrelated amounts."""
+    student = submission_from(CORRECT.replace('    if not any(ok.values()):\n',
+                                              '    if not any(ok.values()):\n        return "scale"\n', 1))
+    for seed in SEEDS:
+        result = outcome(part4.check_diagnose, student, seed)
+        assert result.fraction < 1 and result.cause == "diagnose_wrong"
+        assert "other" in result.feedback and "(answered scale)" in result.feedback
 
 
 @pytest.mark.parametrize("which", CHECKS)

@@ -66,6 +66,11 @@ def check_tolerance(student: Submission, reference: ModuleType, seed: int) -> Ch
         return failed(f"{name} = {tol:g} is {why}; it must lie in [{low:g}, {high:g}].", "tolerance_out_of_range")
     # A tolerance earns its share only with a working checker (one returning zeros or inf would otherwise keep
     # it): the same words as check_accepts_correct's, which the item shows once.
+    verdict = checker_verdict(student, reference, seed)
+    if not (verdict.rejected or verdict.weakness) and verdict.missed_subtle_bug:
+        return failed(f"{name} = {tol:g}, but your grad_check accepted a gradient 1% too large (rel_error about "
+                      f"5e-3): the tolerance it applies is looser than 1e-3, outside [{low:g}, {high:g}].",
+                      "tolerance_out_of_range")
     return check_accepts_correct(student, reference, seed)
 
 
@@ -143,6 +148,38 @@ def _other_loss(reference: ModuleType, seed: int) -> Callable:
     return backward
 
 
+SUBTLE_BUG = "one_percent_off"
+#: A checker must flag at least this share of the buggy backward passes it is shown for accepting the correct ones
+#: to count (a central-difference checker flags every one: each errs by 5e-3 or more, 50× the loosest tolerance).
+WORKING_SHARE = 0.5
+
+
+def _one_percent_off(reference: ModuleType, seed: int) -> tuple[Callable, str]:
+    """The reference with one parameter's gradient (drawn from the seed) 1% too large: rel_error about 5e-3 there,
+    far above any valid tolerance and below a loose one, so a checker that reports small errors as 0 misses it."""
+    name = PARAM_NAMES[int(rng_for(seed, "part3.grad_check.subtle").integers(len(PARAM_NAMES)))]
+
+    def backward(X, y, params, reg=0.0):
+        loss, grads = reference.backward(X, y, params, reg)
+        return loss, {**grads, name: 1.01 * grads[name]}
+    return backward, f"d{name} 1% too large (a subtle bug that a tolerance looser than 1e-3 lets through)"
+
+
+def _buggy_backwards(reference: ModuleType, seed: int) -> dict:
+    """kind -> (backward function, words): the mutants (but those that edit their inputs) and the subtle bug."""
+    buggy = {kind: (mutant(kind), words) for kind, words in MUTANTS.items() if kind not in EXCLUDED_MUTANTS}
+    buggy[SUBTLE_BUG] = _one_percent_off(reference, seed)
+    return buggy
+
+
+def _shapes_and_values_sane(backward_fn: Callable, problem: Problem, reg: float) -> bool:
+    """Whether backward_fn's gradients have the parameters' shapes and finite values (its bug is in the values)."""
+    p = problem.copy()
+    with np.errstate(all="ignore"):
+        _, grads = backward_fn(p.X, p.y, p.params, reg)
+        return all(np.shape(grads[k]) == p.params[k].shape and np.all(np.isfinite(grads[k])) for k in PARAM_NAMES)
+
+
 @dataclass
 class CheckerVerdict:
     """What the student's grad_check did on the probe: accepting correct backward passes and flagging buggy ones.
@@ -152,7 +189,27 @@ class CheckerVerdict:
     tol: float
     rejected: Optional[CheckResult]  # None: every correct backward accepted
     counted: list
-    missed: list
+    missed: list  # the words of the counted buggy backward passes the checker accepted
+    flags_value_bugs: bool = True  # it flagged some buggy backward pass whose gradients have the right shapes
+    missed_subtle_bug: bool = False  # it accepted the gradient 1% off: its tolerance in effect is above 1e-3
+
+    @property
+    def weakness(self) -> Optional[CheckResult]:
+        """Why accepting the correct backward passes earns nothing here (None: it is a working checker)."""
+        flagged = len(self.counted) - len(self.missed)
+        if flagged == 0:
+            return failed(f"your grad_check accepted all {len(self.counted)} buggy backward passes as well as the "
+                          f"correct ones: it reports no error above {self.tol:g} even for clearly wrong gradients.",
+                          "accepts_everything")
+        if not self.flags_value_bugs:
+            return failed(f"your grad_check flagged only buggy backward passes whose gradients have the wrong shape "
+                          f"or are not finite ({flagged} of {len(self.counted)}): it does not compare gradient "
+                          f"values with finite differences.", "accepts_everything")
+        if flagged < WORKING_SHARE * len(self.counted):
+            return failed(f"your grad_check flagged only {flagged} of {len(self.counted)} buggy backward passes: "
+                          f"accepting the correct ones earns credit only with a checker that flags at least half "
+                          f"(central differences flag every one).", "misses_bugs")
+        return None
 
 
 def checker_verdict(student: Submission, reference: ModuleType, seed: int) -> CheckerVerdict:
@@ -169,30 +226,35 @@ def _judge_checker(student: Submission, reference: ModuleType, seed: int) -> Che
                ("a backward that is correct for another loss (twice the cross-entropy plus terms in W1 and b2)",
                 _other_loss(reference, seed), OWN_LOSS_HINT)]
     # Correct and buggy backward passes in an order drawn from the seed: a grad_check answering by call order
-    # (accept the first three, flag the rest) gets them wrong. Each mutant's visibility is worked out just before its
-    # turn, so a grad_check that cannot run fails at its first call, not after the grader's own 14 checks.
-    order = [(None, case) for case in correct] + [(kind, None) for kind in MUTANTS if kind not in EXCLUDED_MUTANTS]
+    # (accept the first three, flag the rest) gets them wrong. Each buggy pass's visibility is worked out just before
+    # its turn, so a grad_check that cannot run fails at its first call, not after the grader's own checks.
+    buggy = _buggy_backwards(reference, seed)
+    order = [(None, case) for case in correct] + [(kind, None) for kind in buggy]
     rng_for(seed, "part3.grad_check.order").shuffle(order)
-    rejections, counted, missed_kinds = {}, [], set()
+    rejections, counted, missed_kinds, flagged_value_bug = {}, [], set(), False
     for kind, case in order:
         if kind is None:
             rejections[case[0]] = _rejection(student, case, problem, reg, tol, seed)
             continue
-        if not visible(mutant(kind), problem, reg, 10 * tol):
+        backward_fn = buggy[kind][0]
+        if not visible(backward_fn, problem, reg, 10 * tol):
             continue  # invisible on these inputs (e.g. the unstable softmax on ordinary logits): not counted
         counted.append(kind)
         try:
-            errors = _student_errors(student, mutant(kind), problem, reg)
+            errors = _student_errors(student, backward_fn, problem, reg)
+            flagged = not all(np.isfinite(e) and e <= tol for e in errors.values())
         except StudentCodeError as error:  # raising on a buggy backward counts as flagging it
             if error.result.cause in CANNOT_RUN:
                 raise
-            continue
-        if all(np.isfinite(e) and e <= tol for e in errors.values()):
+            flagged = True
+        if not flagged:
             missed_kinds.add(kind)
-    missed = [words for kind, words in MUTANTS.items() if kind in missed_kinds]
+        elif not flagged_value_bug:
+            flagged_value_bug = _shapes_and_values_sane(backward_fn, problem, reg)
+    missed = [words for kind, (_, words) in buggy.items() if kind in missed_kinds]
     # The reference's rejection first: the doubled loss's hint is about a different mistake.
     rejected = next((rejections[label] for label, _, _ in correct if rejections[label]), None)
-    return CheckerVerdict(tol, rejected, counted, missed)
+    return CheckerVerdict(tol, rejected, counted, missed, flagged_value_bug, SUBTLE_BUG in missed_kinds)
 
 
 def _rejection(student: Submission, case: tuple, problem: Problem, reg: float, tol: float,
@@ -224,25 +286,22 @@ def _numerical_gradient_hint(student: Submission, seed: int) -> str:
 
 
 def check_accepts_correct(student: Submission, reference: ModuleType, seed: int) -> CheckResult:
-    """Every error reported for correct backward passes is below GRAD_CHECK_TOL, and the checker flags at least one
-    buggy backward pass (else it accepts everything)."""
+    """Every error reported for correct backward passes is below GRAD_CHECK_TOL, and the checker works: it flags at
+    least half of the buggy backward passes, one of them a bug in the values (not only wrong shapes)."""
     verdict = checker_verdict(student, reference, seed)
-    if verdict.rejected:
-        return verdict.rejected
-    if len(verdict.missed) == len(verdict.counted):
-        return failed(f"your grad_check accepted all {len(verdict.counted)} buggy backward passes as well as the "
-                      f"correct ones: it reports no error above {verdict.tol:g} even for clearly wrong gradients.",
-                      "accepts_everything")
-    return passed()
+    return verdict.rejected or verdict.weakness or passed()
 
 
 def check_flags_mutants(student: Submission, reference: ModuleType, seed: int) -> CheckResult:
-    """Credit for the share of visible mutants the student's grad_check flags, if it accepts the correct backward
-    passes (else flagging means nothing); feedback names the missed ones."""
+    """Credit for the share of visible buggy backward passes the student's grad_check flags, if it accepts the
+    correct ones (else flagging means nothing) and compares values (flagging wrong shapes only is no gradient check);
+    feedback names the missed ones."""
     verdict = checker_verdict(student, reference, seed)
     counted, missed = verdict.counted, verdict.missed
     if verdict.rejected:
         return verdict.rejected  # the same words as check_accepts_correct's: the item shows them once
+    if len(missed) < len(counted) and not verdict.flags_value_bugs:
+        return verdict.weakness  # it flagged wrong shapes only
     if not missed:
         return passed(f"flagged all {len(counted)} buggy backward passes.")
     return CheckResult(1 - len(missed) / len(counted),
