@@ -87,10 +87,14 @@ CAUSE_WORDS = {
 SIGNATURE_CAUSES = {"relu_mask", "layer1", "layer2", "transposed", "constant_factor", "sign_flipped", "unknown"}
 
 
+#: Causes that are no mistake: an optional bonus left out.
+NOT_MISTAKES = frozenset({"not_attempted"})
+
+
 def student_causes(report: Report) -> set[str]:
     """The causes of one student's failed items, each mistake once: a signature is left out when a known mistake
     was recognised (one ReLU mask built from dh1 is not also "a wrong ReLU mask")."""
-    found = {item.cause for item in report.items if item.cause and item.status != "passed"}
+    found = {item.cause for item in report.items if item.cause and item.status != "passed"} - NOT_MISTAKES
     return found - SIGNATURE_CAUSES if found & set(MUTANTS) else found
 
 
@@ -198,8 +202,8 @@ class Progress:
             rate = graded / elapsed if elapsed > 0 and graded else 0.0
             left = (self.total - self.done) / rate if rate > 0 else 0.0
             kept_note = f", {self.kept} kept from the last run" if self.kept else ""
-            self.stream.write(f"\r[{self.done}/{self.total}{kept_note}] {rate * 60:.1f} submissions/min, "
-                              f"{left:.0f} s left   ")
+            speed = f" {rate * 60:.1f} submissions/min, {left:.0f} s left" if graded else ""  # none graded: no rate
+            self.stream.write(f"\r[{self.done}/{self.total}{kept_note}]{speed}   ")
             if self.done == self.total:
                 self.stream.write("\n")
             self.stream.flush()
@@ -268,7 +272,7 @@ def write_summary(out: Path, rubric: Rubric, results: dict) -> None:
               for cause, names in sorted(causes.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:15]] or ["- none"]
     picture = _plot(out / "summary.png", bins, rates)
     lines += ["", "![scores and pass rates](summary.png)" if picture else
-              "(No summary.png: matplotlib is not installed; `pip install 'backprop-grader[plots]'` adds it.)"]
+              "(No summary.png: matplotlib is not installed; `pip install matplotlib` adds it.)"]
     write_atomically(out / "summary.md", "\n".join(lines) + "\n")
 
 

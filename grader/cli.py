@@ -229,8 +229,9 @@ def _package(args: argparse.Namespace, rubric: Rubric) -> int:
     from grader.package import SourceTreeMissing, build_package
     if has_default_salt(rubric) and not args.allow_default_salt:  # a real assignment's seeds must not be public
         raise UsageError(f"{rubric.path} still has the default, public salt: anyone could precompute the grading "
-                         f"inputs. Set a private `salt` in your rubric and pass it with --rubric (or add "
-                         f"--allow-default-salt to build a zip only for trying it out)")
+                         f"inputs. Copy rubrics/backprop.yaml (or the rubric you use), set its `salt:` to a private "
+                         f"string, and pass the copy with --rubric (or add --allow-default-salt to build a zip only "
+                         f"for trying it out)")
     warn_default_salt(rubric)
     try:
         names = build_package(rubric, args.output)

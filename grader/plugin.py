@@ -176,8 +176,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     outcome = _outcome(_test_name(item), call, run.rubric.time_limits["test"])
     printed = run.submission.printed().strip() if run.submission is not None else ""
     if outcome.fraction < 1 and printed:
-        outcome = replace(outcome, feedback=f"{outcome.feedback} [Your code printed during this test: "
-                                            f"{printed[:PRINTED_PER_TEST]}]")
+        outcome = replace(outcome, printed=printed[:PRINTED_PER_TEST])
     run.outcomes.append(outcome)
 
 

@@ -23,6 +23,7 @@ class TestOutcome:
     feedback: str = ""
     cause: Optional[str] = None
     error: bool = False
+    printed: str = ""  # what the submission printed during the test (bounded), shown with a failing item's feedback
 
 
 def score_item(item: Item, outcomes: list[TestOutcome], writeup: Optional[dict] = None) -> ItemResult:
@@ -42,6 +43,9 @@ def score_item(item: Item, outcomes: list[TestOutcome], writeup: Optional[dict] 
     score = round(item.points * share, 4)
     problems = [o for o in outcomes if o.fraction < 1.0]
     feedback = _join_unique(o.feedback for o in problems) if problems else _join_unique(o.feedback for o in outcomes)
+    printed = _join_unique(o.printed for o in problems)  # once per item: import-time output shows up in one test
+    if printed:
+        feedback = f"{feedback} [Your code printed during this item's tests: {printed}]"
     cause = next((o.cause for o in problems if o.cause), None)
     if problems and all(o.error for o in problems) and score == 0:
         status = "error"

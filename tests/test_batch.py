@@ -86,6 +86,9 @@ def test_second_run_regrades_only_changed_or_incomplete_reports(class_folder, tm
     assert (out / "reports" / "dave.json").read_text() == first["dave.json"]  # regraded: the same report
     for name in ("alice", "erin", "frank"):
         assert (out / "reports" / f"{name}.json").read_text() == first[f"{name}.json"]
+    again = batch(class_folder, out)  # nothing changed: nothing graded, and no rate of 0.0 submissions/min
+    assert "6 submissions: 0 graded, 6 kept" in again.stdout
+    assert "[6/6, 6 kept from the last run]" in again.stderr and "submissions/min" not in again.stderr
 
 
 def test_gradescope_export_names_students_by_sid(tmp_path):
@@ -157,3 +160,4 @@ def test_one_mistake_is_counted_once_in_the_summary():
             ItemResult(f"item{i}", "", 0, 10, "failed", "", cause) for i, cause in enumerate(causes)])
     assert student_causes(report("relu_mask_from_dh1", "relu_mask", "dX_wrong")) == {"relu_mask_from_dh1", "dX_wrong"}
     assert student_causes(report("relu_mask", "layer1")) == {"relu_mask", "layer1"}  # nothing known: both stay
+    assert student_causes(report("not_attempted", "no_tolerance")) == {"no_tolerance"}  # a bonus left out: no mistake

@@ -8,8 +8,9 @@ import pytest
 import yaml
 
 from conftest import REPO, run_cli
+from grader import scoring
 from grader.kit import KIT_TESTS, SAMPLE_ITEM
-from grader.rubric import RubricError, available_tests, default_rubric_path, load_rubric
+from grader.rubric import Item, RubricError, available_tests, default_rubric_path, load_rubric
 
 DEFAULT = yaml.safe_load((REPO / "rubrics" / "backprop.yaml").read_text())
 
@@ -141,3 +142,17 @@ def test_cli_rejects_a_malformed_rubric_before_running(tmp_path):
     assert result.returncode == 2
     assert f"{path}: item 'part2.loss': field 'scoring'" in result.stderr
     assert not (tmp_path / "r.json").exists()
+
+
+def test_an_item_shows_its_feedback_and_what_was_printed_once():
+    """Parametrized tests with the same failure give one feedback; output printed at import (charged to whichever
+    test started a fresh worker) is shown once, not as a second, different feedback."""
+    item = Item("bonus.deep", "Deep", 5, ("test_bonus.py::test_deep_backward",), scoring="fraction", bonus=True)
+    test = item.tests[0]
+    outcomes = [scoring.TestOutcome(test, 0.0, "not attempted.", "not_attempted", printed="loaded my backprop"),
+                scoring.TestOutcome(test, 0.0, "not attempted.", "not_attempted"),
+                scoring.TestOutcome(test, 0.0, "not attempted.", "not_attempted", printed="loaded my backprop")]
+    result = scoring.score_item(item, outcomes)
+    assert result.feedback == ("not attempted. [Your code printed during this item's tests: loaded my backprop]")
+    passing = scoring.score_item(item, [scoring.TestOutcome(test, 1.0, "", printed="debug output")])
+    assert "printed" not in passing.feedback and passing.status == "passed"
