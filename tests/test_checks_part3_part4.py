@@ -206,6 +206,21 @@ NUMGRAD_CORRECT = {
             flat[i] = old
         gflat[i] = (fp - fm) / (2 * eps)
 """,
+    # f gets a view of all of x, rebuilt from the flat view at each call: writes through it reach x, so f sees the
+    # caller's own array (own_array), not a copy.
+    "full_view_to_f": """\
+    flat = x.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        try:
+            flat[i] = old + eps
+            fp = f(flat.reshape(x.shape))
+            flat[i] = old - eps
+            fm = f(flat.reshape(x.shape))
+        finally:
+            flat[i] = old
+        grad.reshape(-1)[i] = (fp - fm) / (2 * eps)
+""",
     # np.ndindex, with an extra call of f at the unperturbed point (allowed by the contract).
     "ndindex": """\
     f(x)

@@ -227,6 +227,23 @@ def test_edits_of_the_arguments_are_mirrored_and_charged(submission_from):
         student.call("forward", original.copy(), params)
 
 
+def test_a_view_of_all_of_an_argument_reaches_a_grader_function_as_that_argument(submission_from):
+    """Same memory, shape, strides and dtype: the grader's function gets the caller's own array, as in one process.
+    A copy, a part of it, another shape, order or dtype is another array."""
+    student = submission_from("""\
+import numpy as np
+
+def numerical_gradient(f, x, eps=1e-5):
+    views = [x, x.reshape(-1).reshape(x.shape), x[:], x.view(), x.copy(), x[:2], x.reshape(-1), x[::-1],
+             x.view(np.int64)]
+    return [f(v) for v in views]
+""")
+    x = np.arange(12.0).reshape(3, 4)
+    seen = []
+    student.call("numerical_gradient", lambda array: seen.append(array is x) or 0.0, x, 1e-5)
+    assert seen == [True, True, True, True, False, False, False, False, False]
+
+
 def test_a_hang_is_bounded_named_and_charged_to_its_function_only(submission_from):
     student = submission_from(CORRECT.replace("def rel_error(a, b):\n", "def rel_error(a, b):\n    while True:\n"
                                                                         "        pass\n"))

@@ -286,9 +286,13 @@ class Worker:
         return grader_function
 
     def _identity(self, array: np.ndarray) -> Optional[tuple]:
-        """(k, changed since last sent) for the k-th array of the current call's arguments, else None."""
+        """(k, changed since last sent) for the k-th array of the current call's arguments, else None. A view of
+        all of that array (same memory, shape, strides and dtype, as `x.reshape(-1).reshape(x.shape)` is) counts as
+        the array itself: writes through it reach the caller's array."""
         known = self.identities.get(id(array))
         if known is None or known[1] is not array:
+            known = next((entry for entry in self.identities.values() if _same_layout(array, entry[1])), None)
+        if known is None:
             return None
         k, _, last = known
         if _same(array, last):
@@ -393,6 +397,12 @@ def _structure(value: Any, depth: int = 0) -> Any:
     if isinstance(value, (list, tuple)):
         return ("l", id(value), tuple((id(v), _structure(v, depth + 1)) for v in value))
     return None
+
+
+def _same_layout(view: np.ndarray, array: np.ndarray) -> bool:
+    """`view` covers exactly the memory of `array`, laid out the same way (ndarray attributes only)."""
+    return (view.__array_interface__["data"][0] == array.__array_interface__["data"][0]
+            and view.shape == array.shape and view.strides == array.strides and view.dtype == array.dtype)
 
 
 def _same(array: np.ndarray, copy: np.ndarray) -> bool:
