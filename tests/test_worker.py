@@ -244,6 +244,20 @@ def numerical_gradient(f, x, eps=1e-5):
     assert seen == [True, True, True, True, False, False, False, False, False]
 
 
+def test_calls_run_under_the_floating_point_error_handling_set_up_at_import(submission_from):
+    """numpy's defaults (0/0 warns, and the warning is recorded), or the submission's np.seterr at import; a
+    np.seterr made during one call ends with that call."""
+    divide = ("def rel_error(a, b):\n    if a == 1.0:\n        np.seterr(all='ignore')\n"
+              "    return float(np.float64(0.0) / b)\n")
+    default = submission_from("import numpy as np\n\n" + divide)
+    silenced = submission_from("import numpy as np\n\nnp.seterr(all='ignore')\n\n" + divide)
+    for a, student, warns in ((0.0, default, True), (0.0, silenced, False), (1.0, default, False),
+                              (0.0, default, True)):
+        assert np.isnan(student.call("rel_error", a, 0.0))
+        assert bool(student.warnings) == warns, (a, student.warnings)
+    assert "invalid value encountered" in default.warnings[0]
+
+
 def test_a_hang_is_bounded_named_and_charged_to_its_function_only(submission_from):
     student = submission_from(CORRECT.replace("def rel_error(a, b):\n", "def rel_error(a, b):\n    while True:\n"
                                                                         "        pass\n"))
