@@ -206,6 +206,21 @@ NUMGRAD_CORRECT = {
             flat[i] = old
         gflat[i] = (fp - fm) / (2 * eps)
 """,
+    # f gets a view of all of x, rebuilt from the flat view at each call: writes through it reach x, so f sees the
+    # caller's own array (own_array), not a copy.
+    "full_view_to_f": """\
+    flat = x.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        try:
+            flat[i] = old + eps
+            fp = f(flat.reshape(x.shape))
+            flat[i] = old - eps
+            fm = f(flat.reshape(x.shape))
+        finally:
+            flat[i] = old
+        grad.reshape(-1)[i] = (fp - fm) / (2 * eps)
+""",
     # np.ndindex, with an extra call of f at the unperturbed point (allowed by the contract).
     "ndindex": """\
     f(x)
@@ -275,14 +290,17 @@ def test_restore_feedback_shows_plain_numbers(submission_from):
 
 
 # ============================================================================================ rel_error
-def rel_error(body: str) -> str:
-    """A submission holding only rel_error: a and b as float arrays, then `body`."""
-    return ("import numpy as np\n\ndef rel_error(a, b):\n"
+def rel_error(body: str, preamble: str = "") -> str:
+    """A submission holding only rel_error (after the module-level lines `preamble`): a and b as float arrays, then
+    `body`."""
+    return ("import numpy as np\n" + preamble + "\ndef rel_error(a, b):\n"
             "    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)\n"
             "    num, den = np.abs(a - b), np.abs(a) + np.abs(b)\n" + body)
 
 
-#: name -> (source, cause or None for a pass, fraction). Seven probes; credit per probe passed.
+#: name -> (source, cause or None for a pass, fraction). Eight probes, credit per probe passed: four value probes
+#: (small values, one entry differs, x vs -x, positive arrays), three whose answer is 0 (0 vs 0, a vs a, zeros vs
+#: zeros) and symmetry; those last four earn credit only when at least two of the value probes pass.
 REL_ERROR = {
     # A tiny floor (allowed by the contract): 0/1e-12 = 0 for both-zero entries.
     "tiny_floor": (rel_error("    return float(np.max(num / np.maximum(den, 1e-12)))\n"), None, 1.0),
@@ -291,24 +309,52 @@ REL_ERROR = {
     with np.errstate(invalid="ignore"):
         return float(np.max(np.where(den == 0, 0.0, num / den)))
 """), None, 1.0),
+    # Warnings silenced for the whole module at import, and the nan of 0/0 turned into 0 afterwards.
+    "seterr_at_import": (rel_error("    return float(np.max(np.nan_to_num(num / den, nan=0.0)))\n",
+                                   preamble="np.seterr(all='ignore')\n"), None, 1.0),
     "reference": (REFERENCE_CODE, None, 1.0),
     # An additive epsilon in the denominator, up to the contract's 1e-8.
     "additive_1e-12": (rel_error("    return float(np.max(num / (den + 1e-12)))\n"), None, 1.0),
     "additive_1e-8": (rel_error("    return float(np.max(num / (den + 1e-8)))\n"), None, 1.0),
-    # max(1, |a|+|b|): 1e-6 vs 2e-6 gives 1e-6 instead of 1/3.
-    "floored_at_1": (rel_error("    return float(np.max(num / np.maximum(1.0, den)))\n"), "floored_at_1", 1 - 1 / 7),
+    # max(1, |a|+|b|): small vs k·small gives (k-1)·small instead of (k-1)/(k+1); only that probe sees it.
+    "floored_at_1": (rel_error("    return float(np.max(num / np.maximum(1.0, den)))\n"), "floored_at_1", 1 - 1 / 8),
     # No guard: 0/0 is nan, for scalars and for arrays.
-    "nan_on_zero": (rel_error("    return float(np.max(num / den))\n"), "nan_on_zero", 1 - 2 / 7),
-    # The mean over entries instead of the max.
+    "nan_on_zero": (rel_error("    return float(np.max(num / den))\n"), "nan_on_zero", 1 - 2 / 8),
+    # The mean over entries instead of the max: wrong where one entry differs and on positive arrays, right on the
+    # other two value probes, so exactly half pass and the probes whose answer is 0 keep their credit.
     "mean": (rel_error("""\
     return float(np.mean(np.divide(num, den, out=np.zeros_like(num), where=den > 0)))
-"""), "not_max", 1 - 1 / 7),
+"""), "not_max", 1 - 2 / 8),
     # Returns 0 for 0/0 but computes num/den first: a RuntimeWarning on both zero probes.
     "warns_on_zero": (rel_error("    return float(np.max(np.where(den == 0, 0.0, num / den)))\n"), "warns",
-                      1 - 2 / 7),
-    # A constant would be right on the four probes whose answer is 0 (and on the symmetry probe): it earns nothing.
+                      1 - 2 / 8),
+    # A constant would be right on the three probes whose answer is 0 and on the symmetry probe (1.0: on x vs -x
+    # too): it earns nothing.
     "constant_zero": ("def rel_error(a, b):\n    return 0.0\n", "rel_error_wrong", 0.0),
+    "constant_one": ("def rel_error(a, b):\n    return 1.0\n", "rel_error_wrong", 0.0),
+    # Near-constant functions found by a red-team review: each is right on x vs -x only among the value probes
+    # (and on the zero and symmetry probes, which they then do not earn).
+    "one_if_negated": (rel_error("    return 1.0 if (np.any(a) and np.array_equal(a, -b)) else 0.0\n"),
+                       "rel_error_wrong", 1 / 8),
+    "one_if_signs_differ": (rel_error("    return 1.0 if np.any(a * b < 0) else 0.0\n"), "rel_error_wrong", 1 / 8),
+    "one_if_unequal": (rel_error("    return float(not np.array_equal(a, b))\n"), "rel_error_wrong", 1 / 8),
+    # Matches the former fixed probes: 1/3 for unequal scalars (1e-6 vs 2e-6 used to be the small-values probe).
+    "probe_matching": (rel_error("""\
+    if np.any(a) and np.array_equal(a, -b):
+        return 1.0
+    if a.ndim == 0 and a != b:
+        return 1.0 / 3.0
+    return 0.0
+"""), "rel_error_wrong", 1 / 8),
 }
+
+#: Words the feedback of some REL_ERROR entries must also contain.
+REL_ERROR_WORDS = {"floored_at_1": ["max(1, |a|+|b|)"], "nan_on_zero": ["nan"], "warns_on_zero": ["warning"],
+                   "mean": ["MAX"], "constant_zero": ["returned 0.0 for every probe", "earns nothing"],
+                   "constant_one": ["returned 1.0 for every probe"],
+                   **{name: ["does not measure", "returned 0.0, expected", "earn nothing"]
+                      for name in ("one_if_negated", "one_if_signs_differ", "probe_matching")},
+                   "one_if_unequal": ["does not measure", "returned 1.0, expected", "earn nothing"]}
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -317,9 +363,15 @@ def test_rel_error(submission_from, name, seed):
     code, cause, fraction = REL_ERROR[name]
     result = outcome(part3.check_rel_error, submission_from(code), seed)
     assert_verdict(result, cause, fraction)
-    extra = {"floored_at_1": "max(1, |a|+|b|)", "nan_on_zero": "nan", "warns_on_zero": "warning", "mean": "MAX",
-             "constant_zero": "returned 0.0 for every probe"}
-    assert extra.get(name, "") in result.feedback
+    for word in REL_ERROR_WORDS.get(name, ()):
+        assert word in result.feedback, (word, result.feedback)
+
+
+def test_rel_error_blames_a_floor_only_when_the_answer_shows_one(submission_from):
+    """0 on the small-values probe is no floor at 1 (that gives a few 1e-6): it is not reported as one."""
+    code, _, _ = REL_ERROR["one_if_negated"]
+    result = outcome(part3.check_rel_error, submission_from(code), 0)
+    assert "floored at 1" not in result.feedback and "MAX" not in result.feedback, result.feedback
 
 
 # ============================================================================================ grad_check

@@ -227,6 +227,37 @@ def test_edits_of_the_arguments_are_mirrored_and_charged(submission_from):
         student.call("forward", original.copy(), params)
 
 
+def test_a_view_of_all_of_an_argument_reaches_a_grader_function_as_that_argument(submission_from):
+    """Same memory, shape, strides and dtype: the grader's function gets the caller's own array, as in one process.
+    A copy, a part of it, another shape, order or dtype is another array."""
+    student = submission_from("""\
+import numpy as np
+
+def numerical_gradient(f, x, eps=1e-5):
+    views = [x, x.reshape(-1).reshape(x.shape), x[:], x.view(), x.copy(), x[:2], x.reshape(-1), x[::-1],
+             x.view(np.int64)]
+    return [f(v) for v in views]
+""")
+    x = np.arange(12.0).reshape(3, 4)
+    seen = []
+    student.call("numerical_gradient", lambda array: seen.append(array is x) or 0.0, x, 1e-5)
+    assert seen == [True, True, True, True, False, False, False, False, False]
+
+
+def test_calls_run_under_the_floating_point_error_handling_set_up_at_import(submission_from):
+    """numpy's defaults (0/0 warns, and the warning is recorded), or the submission's np.seterr at import; a
+    np.seterr made during one call ends with that call."""
+    divide = ("def rel_error(a, b):\n    if a == 1.0:\n        np.seterr(all='ignore')\n"
+              "    return float(np.float64(0.0) / b)\n")
+    default = submission_from("import numpy as np\n\n" + divide)
+    silenced = submission_from("import numpy as np\n\nnp.seterr(all='ignore')\n\n" + divide)
+    for a, student, warns in ((0.0, default, True), (0.0, silenced, False), (1.0, default, False),
+                              (0.0, default, True)):
+        assert np.isnan(student.call("rel_error", a, 0.0))
+        assert bool(student.warnings) == warns, (a, student.warnings)
+    assert "invalid value encountered" in default.warnings[0]
+
+
 def test_a_hang_is_bounded_named_and_charged_to_its_function_only(submission_from):
     student = submission_from(CORRECT.replace("def rel_error(a, b):\n", "def rel_error(a, b):\n    while True:\n"
                                                                         "        pass\n"))

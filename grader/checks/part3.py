@@ -6,6 +6,7 @@ every call, so the grader can tell how the student perturbs x, not only what num
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -209,52 +210,141 @@ def check_perturbation(student: Submission, seed: int, aspect: str) -> CheckResu
 
 
 # ------------------------------------------------------------------------------------------------ rel_error
-def check_rel_error(student: Submission, seed: int) -> CheckResult:
-    """Probes with known answers, drawn from the seed; credit per probe passed, feedback naming each failure.
+@dataclass(frozen=True)
+class RelErrorProbe:
+    """One call of rel_error with a known answer (expected None: the answer rel_error(u, v) gave, for symmetry).
 
-    The contract allows a tiny denominator floor (<= 1e-8): on the small-values probe (entries of a few 1e-6) it
-    moves the answer by at most 0.4%, so that probe accepts 1/3 within 1%; a floor at 1 gives about 1e-6 instead.
-    """
-    rng = rng_for(seed, "part3.rel_error")
-    small = float(rng.uniform(1, 9)) * 1e-6
+    A wrong answer is charged to `cause` with `hint` when `looks_like(answer)` holds (always, without it), else to
+    rel_error_wrong with `otherwise`, so that feedback names a mistake only when the answer shows it."""
+
+    label: str
+    args: tuple
+    expected: Optional[float]
+    rtol: float
+    cause: str
+    hint: str
+    looks_like: Optional[Callable[[float], bool]] = None
+    otherwise: str = ""
+
+    def problem(self, value: float, expected: float) -> Optional[tuple[str, str]]:
+        """None when `value` is right, else (cause, feedback on this probe)."""
+        if abs(value - expected) <= self.rtol * abs(expected):
+            return None
+        cause, hint = self.cause, self.hint
+        if self.looks_like is not None and not self.looks_like(value):
+            cause, hint = "rel_error_wrong", self.otherwise
+        return cause, f"{self.label} returned {value!r}, expected {expected:.6g}: {hint}"
+
+
+def _near(value: float, *candidates: float) -> bool:
+    return any(abs(value - c) <= 1e-6 * abs(c) for c in candidates)
+
+
+def _value_probes(rng: np.random.Generator) -> list[RelErrorProbe]:
+    """The probes whose answer is a positive number the grader computes from the seed's inputs."""
+    small, k = float(rng.uniform(1, 9)) * 1e-6, float(rng.uniform(2.5, 5.0))
     # Entries of size 1 to 3: |a|+|b| >= 1 wherever they differ, so only the small-values probe sees a floor at 1.
     a = rng.choice([-1.0, 1.0], size=(2, 3)) * rng.uniform(1.0, 3.0, size=(2, 3))
     r = float(rng.uniform(0.2, 0.8))
     b = a.copy()
-    index = tuple(int(i) for i in rng.integers(0, 2, size=1)) + (int(rng.integers(0, 3)),)
+    index = (int(rng.integers(0, 2)), int(rng.integers(0, 3)))
     b[index] = a[index] * (1 - r) / (1 + r)  # |a-b|/(|a|+|b|) = r there, 0 elsewhere
-    u, v = rng.normal(size=4), rng.normal(size=4)
     x = rng.choice([-1.0, 1.0], size=3) * rng.uniform(1.0, 3.0, size=3)
-    probes = [  # (label, arguments, expected value, relative tolerance, cause and hint when it is not returned)
-        (f"rel_error({small:.3g}, {2 * small:.3g})", (small, 2 * small), 1.0 / 3.0, 1e-2, "floored_at_1",
-         "a denominator floored at 1 (max(1, |a|+|b|)) gives about 1e-6: floor at 1e-8 or less, or not at all"),
-        ("rel_error(0.0, 0.0)", (0.0, 0.0), 0.0, 0.0, "nan_on_zero", "0 where both are 0 (guard the 0/0)"),
-        ("rel_error(a, a) for an array a", (a, a.copy()), 0.0, 0.0, "rel_error_wrong", "identical arrays give 0"),
-        ("rel_error(zeros, zeros) for arrays", (np.zeros(3), np.zeros(3)), 0.0, 0.0, "nan_on_zero",
-         "0 where both are 0, entrywise"),
-        ("rel_error on arrays differing at one entry", (a, b), r, 1e-6, "not_max",
-         "it is the MAX over entries, not a mean or a sum"),
-        ("rel_error(x, -x)", (x, -x), 1.0, 1e-6, "rel_error_wrong", "|a-b|/(|a|+|b|) is 1 here"),
-        ("rel_error(v, u) vs rel_error(u, v)", (v, u), None, 1e-12, "not_symmetric", "it must be symmetric"),
+    p, q = rng.uniform(0.5, 2.0, size=(3, 4)), rng.uniform(0.5, 2.0, size=(3, 4))
+    ratios = np.abs(p - q) / (p + q)
+    return [
+        RelErrorProbe(f"rel_error({small:.3g}, {k * small:.3g})", (small, k * small), (k - 1) / (k + 1), 1e-2,
+                      cause="floored_at_1", hint=f"a denominator floored at 1 (max(1, |a|+|b|)) gives about "
+                      f"{(k - 1) * small:.2g}: floor at 1e-8 or less, or not at all",
+                      looks_like=lambda value: 0 < value < 1e-3,
+                      otherwise=f"|a-b|/(|a|+|b|) is {(k - 1) * small:.3g}/{(k + 1) * small:.3g} here"),
+        RelErrorProbe("rel_error on arrays differing at one entry", (a, b), r, 1e-6, cause="not_max",
+                      hint="it is the MAX over entries, not a mean", looks_like=lambda value: _near(value, r / a.size),
+                      otherwise=f"|a-b|/(|a|+|b|) is {r:.6g} at the entry that differs and 0 at the others"),
+        RelErrorProbe("rel_error(x, -x)", (x, -x), 1.0, 1e-6, cause="rel_error_wrong",
+                      hint="|a-b|/(|a|+|b|) is 1 at every entry here"),
+        RelErrorProbe("rel_error on two arrays of positive entries", (p, q), float(ratios.max()), 1e-6,
+                      cause="not_max", hint="it is the MAX over entries, not a mean or a sum",
+                      looks_like=lambda value: _near(value, float(ratios.mean()), float(ratios.sum())),
+                      otherwise="the answer is the largest |a-b|/(|a|+|b|) over the entries"),
     ]
-    symmetric_to = outputs.number(student.call("rel_error", u, v), "the value of rel_error(u, v)")
+
+
+def _zero_probes(rng: np.random.Generator) -> list[RelErrorProbe]:
+    """The probes whose answer is 0."""
+    a = rng.choice([-1.0, 1.0], size=(2, 3)) * rng.uniform(1.0, 3.0, size=(2, 3))
+    return [
+        RelErrorProbe("rel_error(0.0, 0.0)", (0.0, 0.0), 0.0, 0.0, cause="nan_on_zero",
+                      hint="0 where both are 0 (guard the 0/0)"),
+        RelErrorProbe("rel_error(a, a) for an array a", (a, a.copy()), 0.0, 0.0, cause="rel_error_wrong",
+                      hint="identical arrays give 0"),
+        RelErrorProbe("rel_error(zeros, zeros) for arrays", (np.zeros(3), np.zeros(3)), 0.0, 0.0,
+                      cause="nan_on_zero", hint="0 where both are 0, entrywise"),
+    ]
+
+
+def _answers(student: Submission, probes: list[RelErrorProbe]) -> tuple[list[float], list[list]]:
+    """rel_error's answer to each probe, and the warnings each call raised."""
     values, warned = [], []
-    for label, args, *_ in probes:
-        values.append(outputs.number(student.call("rel_error", *args), f"the value of {label}"))
+    for probe in probes:
+        values.append(outputs.number(student.call("rel_error", *probe.args), f"the value of {probe.label}"))
         warned.append(student.warnings[:1])  # the warnings of that call only
-    if len({*values, symmetric_to}) == 1:  # a constant earns nothing, not the probes where that constant is right
-        return failed(f"rel_error returned {values[0]!r} for every probe, identical arrays and x vs -x alike "
-                      f"(expected 0 and 1): it must measure max |a-b|/(|a|+|b|).", "rel_error_wrong")
-    problems = []
-    for (label, _, expected, rtol, cause, hint), value, warning in zip(probes, values, warned):
-        expected = symmetric_to if expected is None else expected
-        if not abs(value - expected) <= rtol * abs(expected):
-            if cause == "floored_at_1" and not abs(value) < 1e-3:
-                cause, hint = "rel_error_wrong", "|a-b|/(|a|+|b|) is 1/3 here"
-            problems.append((cause, f"{label} returned {value!r}, expected {expected:.6g}: {hint}"))
-        elif warning:
-            problems.append(("warns", f"{label} emitted a warning ({warning[0]}): avoid dividing by 0"))
+    return values, warned
+
+
+def check_rel_error(student: Submission, seed: int) -> CheckResult:
+    """Probes with known answers, drawn from the seed; credit per probe passed, feedback naming each failure.
+
+    Four value probes have a positive answer: small values, arrays differing at one entry (the max, not a mean),
+    x vs -x, and two arrays of positive entries. Three have the answer 0 (0 vs 0, a vs a, zeros vs zeros), and one
+    checks symmetry. Those last four are right for many functions that measure nothing (a constant 0, a test for
+    a == -b): they earn credit only when at least half of the value probes come out right.
+
+    The contract allows a tiny denominator floor (<= 1e-8). On the small-values probe (small vs k·small, small in
+    [1e-6, 9e-6], k in [2.5, 5], answer (k-1)/(k+1)), |a|+|b| >= 3.5e-6, so such a floor moves the answer by at most
+    0.3%: that probe accepts it within 1%. A floor at 1 gives (k-1)·small instead, below 4e-5. On the other value
+    probes |a|+|b| >= 1 wherever a and b differ, so a floor moves the answer by at most 1e-8 of it: they accept
+    1e-6.
+    """
+    rng = rng_for(seed, "part3.rel_error")
+    value_probes, zero_probes = _value_probes(rng), _zero_probes(rng)
+    u, v = rng.normal(size=4), rng.normal(size=4)
+    symmetry = RelErrorProbe("rel_error(v, u) vs rel_error(u, v)", (v, u), None, 1e-12, cause="not_symmetric",
+                             hint="it must be symmetric")
+    symmetric_to = outputs.number(student.call("rel_error", u, v), "the value of rel_error(u, v)")
+    probes = value_probes + zero_probes + [symmetry]
+    values, warned = _answers(student, probes)
+    wrong = [probe.problem(value, symmetric_to if probe.expected is None else probe.expected)
+             for probe, value in zip(probes, values)]
+    problems = [problem or _warning_problem(probe, warning) for probe, problem, warning in zip(probes, wrong, warned)]
+    count = len(value_probes)
+    if 2 * sum(1 for problem in wrong[:count] if not problem) < count:
+        return _not_measuring(values + [symmetric_to], wrong[:count], problems[:count], len(probes))
+    problems = [problem for problem in problems if problem]
     if not problems:
         return passed()
     return CheckResult(1 - len(problems) / len(probes), "; ".join(text for _, text in problems) + ".",
                        problems[0][0])
+
+
+def _warning_problem(probe: RelErrorProbe, warning: list) -> Optional[tuple[str, str]]:
+    """A right answer that came with a warning (the contract asks for none)."""
+    if not warning:
+        return None
+    return "warns", f"{probe.label} emitted a warning ({warning[0]}): avoid dividing by 0"
+
+
+def _not_measuring(values: list[float], wrong: list, problems: list, total: int) -> CheckResult:
+    """Fewer than half of the value probes came out right (`wrong`: their wrong answers, `problems`: also their
+    warnings): only the value probes passed earn credit (none, for a constant answer), and the feedback names the
+    value probes that failed."""
+    if len({repr(value) for value in values}) == 1:  # a constant (nan included) earns nothing at all
+        return failed(f"rel_error returned {values[0]!r} for every probe, identical arrays and x vs -x alike "
+                      f"(expected 0 and 1): it must measure max |a-b|/(|a|+|b|); a constant earns nothing.",
+                      "rel_error_wrong")
+    earned = sum(1 for problem in problems if not problem)
+    failures = "; ".join(text for _, text in (problem for problem in wrong if problem))
+    return CheckResult(earned / total, f"rel_error does not measure max |a-b|/(|a|+|b|): {failures}. Until at least "
+                       f"half of the {len(wrong)} probes with a nonzero answer (small values, arrays differing at one "
+                       f"entry, x vs -x, arrays of positive entries) come out right, the probes whose answer is 0 "
+                       f"(0 vs 0, a vs a, zeros vs zeros) and the symmetry probe earn nothing.", "rel_error_wrong")

@@ -72,6 +72,7 @@ class Worker:
         self.call_token = 0  # grader functions handed to a call work while call_token is unchanged
         self.identities: dict = {}
         self.called_back = False
+        self.error_state = np.geterr()  # floating-point error handling for the student's calls: see _run
         self.student_seconds = self.waited = 0.0  # time in the student's code during the current request
 
     # ---------------------------------------------------------------------------------------------- transport
@@ -177,6 +178,7 @@ class Worker:
         except BaseException as error:  # noqa: BLE001 - whatever the student's import does is reported
             return f"importing {filename} raised {self._describe(error)}", "import_failed"
         self.module = module
+        self.error_state = np.geterr()  # as the submission set it up (np.seterr at import), else numpy's defaults
         if class_api is not None:
             api = SimpleNamespace(**class_api)
             try:
@@ -235,11 +237,15 @@ class Worker:
 
     def _run(self, role: str, thunk: Callable[[], Any], caught: list) -> Any:
         """thunk(), with the student's trouble turned into a StudentCodeError naming it and where it happened
-        (a grader function's exception and a measurement's Tampered pass through)."""
+        (a grader function's exception and a measurement's Tampered pass through).
+
+        It runs under the floating-point error handling the submission had once imported: numpy's defaults (warn on
+        divide, over and invalid; ignore underflow), so that its warnings are recorded, unless it called np.seterr
+        at import, which is then respected as it would be in one process (silenced warnings stay silent). A
+        np.seterr during a call ends with that call."""
         name = self.entry_points.get(role, role)
         start, self.waited = time.perf_counter(), 0.0
-        with warnings.catch_warnings(record=True) as recorded, \
-                np.errstate(divide="warn", over="warn", invalid="warn", under="ignore"):
+        with warnings.catch_warnings(record=True) as recorded, np.errstate(**self.error_state):
             warnings.simplefilter("always")
             try:
                 return thunk()
@@ -286,9 +292,13 @@ class Worker:
         return grader_function
 
     def _identity(self, array: np.ndarray) -> Optional[tuple]:
-        """(k, changed since last sent) for the k-th array of the current call's arguments, else None."""
+        """(k, changed since last sent) for the k-th array of the current call's arguments, else None. A view of
+        all of that array (same memory, shape, strides and dtype, as `x.reshape(-1).reshape(x.shape)` is) counts as
+        the array itself: writes through it reach the caller's array."""
         known = self.identities.get(id(array))
         if known is None or known[1] is not array:
+            known = next((entry for entry in self.identities.values() if _same_layout(array, entry[1])), None)
+        if known is None:
             return None
         k, _, last = known
         if _same(array, last):
@@ -393,6 +403,12 @@ def _structure(value: Any, depth: int = 0) -> Any:
     if isinstance(value, (list, tuple)):
         return ("l", id(value), tuple((id(v), _structure(v, depth + 1)) for v in value))
     return None
+
+
+def _same_layout(view: np.ndarray, array: np.ndarray) -> bool:
+    """`view` covers exactly the memory of `array`, laid out the same way (ndarray attributes only)."""
+    return (view.__array_interface__["data"][0] == array.__array_interface__["data"][0]
+            and view.shape == array.shape and view.strides == array.strides and view.dtype == array.dtype)
 
 
 def _same(array: np.ndarray, copy: np.ndarray) -> bool:
