@@ -109,8 +109,8 @@ def test_batch_usage_errors(tmp_path):
 
 def _cause_codes_in_source() -> set:
     """Every cause code written literally in the grader: failed(feedback, "code"), CheckResult(f, feedback, "code"),
-    cause="code", a probe's cause in part3's rel_error table, and the (…, "code", …) signatures that
-    grader.checks.causes and the forward check return, and the forward check's look-alikes."""
+    cause="code", the (…, "code", …) signatures that grader.checks.causes and the forward check return, and the
+    forward check's look-alikes."""
     import ast
     codes = set()
     for path in (REPO / "grader").rglob("*.py"):
@@ -127,8 +127,6 @@ def _cause_codes_in_source() -> set:
             elif isinstance(node, ast.Assign) and path.name == "part2_reference.py" and \
                     getattr(node.targets[0], "id", "") == "variants":  # forward's look-alikes, by cause
                 found += node.value.keys
-            elif isinstance(node, ast.Tuple) and path.name == "part3.py" and len(node.elts) == 6:
-                found.append(node.elts[4])
             codes |= {code for value in found for code in _literals(value)}
     return codes
 
