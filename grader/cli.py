@@ -203,10 +203,10 @@ def _batch(args: argparse.Namespace, rubric: Rubric) -> int:
     from grader.batch import run_batch
     warn_default_salt(rubric)
     users = queue.Queue()
-    names = args.run_as.split(",") if args.run_as else [None]
+    jobs = args.jobs
+    names = args.run_as.split(",") if args.run_as else [None] * max(1, jobs)  # a token per grading running at once
     for name in names:
         users.put(name)
-    jobs = args.jobs
     if args.run_as and len(names) < jobs:
         print(f"backprop-grader: warning: --jobs {jobs} needs {jobs} users for --run-as (one per grading running at "
               f"once), {len(names)} given: grading {len(names)} at a time", file=sys.stderr)

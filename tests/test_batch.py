@@ -159,3 +159,21 @@ def test_one_mistake_is_counted_once_in_the_summary():
     assert student_causes(report("relu_mask_from_dh1", "relu_mask", "dX_wrong")) == {"relu_mask_from_dh1", "dX_wrong"}
     assert student_causes(report("relu_mask", "layer1")) == {"relu_mask", "layer1"}  # nothing known: both stay
     assert student_causes(report("not_attempted", "no_tolerance")) == {"no_tolerance"}  # a bonus left out: no mistake
+
+
+def test_jobs_2_grades_two_submissions_at_once(tmp_path):
+    """Each submission waits at import until the other one has started importing: only gradings that run at the
+    same time both finish (run one after the other, the first gives up and exits at import)."""
+    meet, folder = tmp_path / "meet", tmp_path / "class"
+    meet.mkdir()
+    folder.mkdir()
+    for me, other in (("ann", "ben"), ("ben", "ann")):
+        (folder / f"{me}.py").write_text(
+            f"import os\nimport time\n\nopen({str(meet / me)!r}, 'w').close()\nfor _ in range(300):\n"
+            f"    if os.path.exists({str(meet / other)!r}):\n        break\n    time.sleep(0.05)\n"
+            f"else:\n    raise SystemExit('graded alone')\n" + BASE)
+    result = run_cli("batch", str(folder), "--out", str(tmp_path / "out"), "--jobs", "2", "--no-timing",
+                     "--timeout", "20", "--import-timeout", "30", timeout=300)
+    assert result.returncode == 0, result.stderr
+    book = gradebook(tmp_path / "out")
+    assert book["ann"]["total"] == book["ben"]["total"] == "105", book
