@@ -144,10 +144,10 @@ class Submission:
                        "limits": {"memory": limits.memory_bytes, "file_size": limits.file_bytes,
                                   "cpu_seconds": limits.cpu_seconds, "core": 0,
                                   "processes": limits.processes if run_as else None}}
-        self.load_error: Optional[str] = None
-        self.load_cause = "import_failed"
-        self.roles: dict = {}
-        self.protections: dict = {}
+        self._load_error: Optional[str] = None
+        self._load_cause = "import_failed"
+        self._roles: dict = {}
+        self._protections: dict = {}
         self.warnings: list = []  # warnings raised by the last call, as strings
         self.verdicts: dict = {}  # results several grading tests share, by key
         self.broken: dict = {}  # role -> (feedback, cause): its calls fail at once (it hung or killed its worker)
@@ -164,8 +164,47 @@ class Submission:
         self._folder, self._module_path = _copy_into(source, self._sandbox, run_as)
         self._load.update(folder=str(self._folder), module_path=str(self._module_path),
                           module_name=source.module_name)
-        self._worker: Optional[client.WorkerProcess] = self._start()
+        self._worker: Optional[client.WorkerProcess] = None
         self._printed_from = 0
+        # The first worker starts (and imports the submission) on a thread: pytest collects the grading tests
+        # meanwhile. Whatever needs what the import found waits for it (`_first_worker`).
+        self._first: Optional[threading.Thread] = threading.Thread(target=self._start_first, daemon=True)
+        self._first.start()
+
+    def _start_first(self) -> None:
+        self._worker = self._start()
+
+    def _first_worker(self) -> None:
+        """Wait until the first worker has started (or failed to import the submission)."""
+        first = self._first
+        if first is not None:
+            started = time.perf_counter()
+            first.join()
+            self.stats["startup"] += time.perf_counter() - started
+            self._first = None
+
+    @property
+    def load_error(self) -> Optional[str]:
+        """Why the submission cannot be imported (feedback), or None."""
+        self._first_worker()
+        return self._load_error
+
+    @property
+    def load_cause(self) -> str:
+        self._first_worker()
+        return self._load_cause
+
+    @property
+    def roles(self) -> dict:
+        """role -> what the worker found for it ({"present", "callable", ...})."""
+        self._first_worker()
+        return self._roles
+
+    @property
+    def protections(self) -> dict:
+        """The protections the worker reported as active (for reports)."""
+        self._first_worker()
+        return self._protections
 
     # ------------------------------------------------------------------------------------------- the workers
     def _start(self) -> Optional[client.WorkerProcess]:
@@ -184,7 +223,7 @@ class Submission:
                                       self.limits.file_bytes)
         try:
             reply, _ = worker.request(self._setup, [], self.limits.startup_seconds)
-            self.protections = {**reply.get("protections", {}), "worker_start": worker.start}
+            self._protections = {**reply.get("protections", {}), "worker_start": worker.start}
             reply, _ = worker.request(self._load, [], self.limits.import_seconds)
         except client.WorkerTimeout:
             self._fail_load(f"importing {self.filename} took longer than {self.limits.import_seconds:g} s: does it "
@@ -198,11 +237,11 @@ class Submission:
         if "load_error" in reply:
             self._fail_load(reply["load_error"], reply.get("load_cause", "import_failed"), worker)
             return None
-        self.roles = reply.get("roles", {})
+        self._roles = reply.get("roles", {})
         return worker
 
     def _fail_load(self, feedback: str, cause: str, worker: client.WorkerProcess) -> None:
-        self.load_error, self.load_cause = feedback, cause
+        self._load_error, self._load_cause = feedback, cause
         self._retire(worker)
 
     def _retire(self, worker: Optional[client.WorkerProcess], last: bool = False) -> None:
@@ -247,6 +286,7 @@ class Submission:
 
     def printed(self) -> str:
         """What the submission printed in the current worker since the last call of `printed`."""
+        self._first_worker()
         if self._worker is None:
             return ""
         text = self._worker.output.text(self._printed_from)
@@ -266,6 +306,7 @@ class Submission:
 
     def close(self) -> None:
         """Kill every worker (and what they started) and remove the sandbox."""
+        self._first_worker()
         if self._spare is not None:
             self._spare.join()
             self._retire(self._spare_worker)
@@ -327,34 +368,46 @@ class Submission:
         guard=False, so an in-place edit is charged once, to the items that judge the function itself.
         keep: positions in a tuple result that stay in the worker (forward's cache).
         """
+        return self.call_many(role, [args], passthrough=passthrough, guard=guard, keep=keep)[0]
+
+    def call_many(self, role: str, arg_lists: list, passthrough: tuple = (), guard: bool = True,
+                  keep: tuple = (), keep_going: bool = False) -> list:
+        """[the result of `call(role, *args)` for each args in arg_lists], the calls made in turn in one request: the
+        worker answers each as it returns, with no round trip between them (finite differences make hundreds of
+        calls). Each call has the time limit of one. The first call that fails raises its StudentCodeError, as
+        `call` would, and ends the batch; with keep_going, the error takes that call's place in the list and the
+        batch goes on (unless the worker is gone: a time-out or a crash still raises)."""
         self._require(role)
         name = self.name_of(role)
         if not self.roles[role].get("callable"):
             raise StudentCodeError(f"`{name}` in {self.filename} is not a function.", cause="missing")
-        snapshots = _snapshot(ARGUMENT_NAMES.get(role, ()), args) if guard else []
-        own_arrays = list(protocol.walk_arrays(args))
         functions: list = []
         raised: list = []
         encoder = protocol.Encoder(callback=lambda f: functions.append(f) or len(functions) - 1)
-        tree = encoder.encode(list(args))
-
+        trees = [encoder.encode(list(args)) for args in arg_lists]
+        own_arrays = [list(protocol.walk_arrays(args)) for args in arg_lists]
         # The grader's functions run in the grader's process on what the student's code sends them: bounded in size
-        # (a few times this call's own arguments) and in total time (the call's limit), or they refuse.
-        largest = max(CALLBACK_MIN_BYTES, 4 * sum(a.nbytes for a in own_arrays))
-        spent = [0.0]
+        # (a few times the call's own arguments) and in total time (the call's limit), or they refuse.
+        largest = [max(CALLBACK_MIN_BYTES, 4 * sum(a.nbytes for a in own)) for own in own_arrays]
+        replies: list = []  # (reply, buffers) of the calls that have returned: the current call is the next
+        spent = [0.0] * len(arg_lists)
 
         def on_callback(request: dict, buffers: list) -> tuple[dict, list]:
-            started = time.perf_counter()
+            """A grader function called by the student's code, during call number len(replies) of the batch."""
+            current = len(replies)
+            own = own_arrays[current]
+            started = None
             try:
-                size = sum(len(buffer) for buffer in buffers)
-                if size > largest:
-                    raise ValueError(f"the grader's function takes arguments of at most {largest:,} bytes in all "
-                                     f"here; got {size:,}")
-                if spent[0] > self.limits.call_seconds:
+                size = sum(map(len, buffers))
+                if size > largest[current]:
+                    raise ValueError(f"the grader's function takes arguments of at most {largest[current]:,} bytes "
+                                     f"in all here; got {size:,}")
+                if spent[current] > self.limits.call_seconds:
                     raise TimeoutError(f"the grader's function was called for more than {self.limits.call_seconds:g}"
                                        f" s in all during this call")
-                decoder = protocol.Decoder(buffers, identity=lambda k, array: _mirror_array(own_arrays, k, array))
+                decoder = protocol.Decoder(buffers, identity=lambda k, array: _mirror_array(own, k, array))
                 call_args, kwargs = decoder.decode(request["args"])
+                started = time.perf_counter()
                 value = functions[request["id"]](*call_args, **kwargs)
             except protocol.ProtocolError:
                 raise  # not data: the worker is ended as corrupted
@@ -362,13 +415,30 @@ class Submission:
                 raised.append(error)
                 return {"raise": len(raised) - 1, "type": type(error).__name__, "message": str(error)[:500]}, []
             finally:
-                spent[0] += time.perf_counter() - started
-                self.stats["callbacks"] += time.perf_counter() - started
+                if started is not None:  # the function's own time (decoding what it was sent is overhead)
+                    spent[current] += time.perf_counter() - started
+                    self.stats["callbacks"] += time.perf_counter() - started
             out = protocol.Encoder()
             return {"result": out.encode(value)}, out.buffers
 
-        reply, buffers = self._request(role, {"op": "call", "role": role, "args": tree, "keep": list(keep)},
-                                       encoder.buffers, on_callback)
+        snapshots = [_snapshot(ARGUMENT_NAMES.get(role, ()), args) if guard else [] for args in arg_lists]
+        message = {"op": "call", "role": role, "calls": trees, "keep": list(keep), "keep_going": keep_going}
+        self._exchange(role, message, encoder.buffers, on_callback, replies, len(arg_lists))
+        results = []
+        for (reply, buffers), args, before in zip(replies, arg_lists, snapshots):
+            try:
+                results.append(self._call_result(role, reply, buffers, args, before, raised, passthrough))
+            except StudentCodeError as error:
+                if not keep_going:
+                    raise
+                results.append(error)
+        return results
+
+    def _call_result(self, role: str, reply: dict, buffers: list, args: tuple, snapshots: list, raised: list,
+                     passthrough: tuple) -> Any:
+        """The result of one call from its reply, after mirroring the call's in-place edits into `args`; or the
+        StudentCodeError (or passthrough exception) that the call ended with."""
+        name = self.name_of(role)
         decoder = protocol.Decoder(buffers)
         with self._reading(role):
             result = decoder.decode(reply["result"]) if "result" in reply else None
@@ -435,18 +505,33 @@ class Submission:
             raise StudentCodeError(str(reply["error"]), cause=str(reply.get("cause") or "raised"))
         return reply
 
-    def _request(self, role: str, message: dict, buffers: list, on_callback=None) -> tuple[dict, list]:
-        """One request to the current worker; a hang or a crash is charged to `role` (later calls fail at once)."""
+    def _request(self, role: str, message: dict, buffers: list) -> tuple[dict, list]:
+        """One request to the current worker and its reply (see `_exchange`)."""
+        return self._exchange(role, message, buffers)[0]
+
+    def _exchange(self, role: str, message: dict, buffers: list, on_callback=None, received: Optional[list] = None,
+                  replies: int = 1) -> list:
+        """Send one request to the current worker and read its replies into `received` (returned): `replies` of
+        them, or fewer when one says that its call failed (it ends a batch), each within the time limit of one call.
+        A hang or a crash is charged to `role` (later calls fail at once)."""
         self._require(role)
         worker = self._current()
         name = self.name_of(role)
-        started = time.perf_counter()
+        received = [] if received is None else received
         try:
-            reply, reply_buffers = worker.request(message, buffers, self.limits.call_seconds, on_callback)
-            self.stats["requests"] += 1
-            self.stats["request"] += time.perf_counter() - started
-            seconds = reply.get("seconds")
-            self.stats["student"] += seconds if isinstance(seconds, float) else 0.0
+            while len(received) < replies:
+                started = time.perf_counter()
+                if received:
+                    reply, reply_buffers = worker.receive(self.limits.call_seconds, on_callback)
+                else:
+                    reply, reply_buffers = worker.request(message, buffers, self.limits.call_seconds, on_callback)
+                self.stats["requests"] += 1
+                self.stats["request"] += time.perf_counter() - started
+                seconds = reply.get("seconds")
+                self.stats["student"] += seconds if isinstance(seconds, float) else 0.0
+                received.append((reply, reply_buffers))
+                if "result" not in reply and message["op"] == "call" and not message.get("keep_going"):
+                    break  # the call failed: the worker has ended the batch
         except client.WorkerTimeout:
             self.broken[role] = (f"`{name}` did not return within {self.limits.call_seconds:g} s (the time limit "
                                  f"per call){self._running_line(worker.where)}: an infinite loop, or something "
@@ -461,9 +546,10 @@ class Submission:
                 self.broken[role] = (f"running `{name}` ended the process that runs your code ({worker.dead}): did "
                                      f"it call exit() or os._exit(), or crash?{_printed(worker)}", "worker_died")
             raise StudentCodeError(*self.broken[role]) from None
+        reply = received[0][0]
         if "error" in reply and message["op"] not in ("call", "run", "count", "peak"):
             raise StudentCodeError(reply["error"], cause=reply.get("cause") or "raised")
-        return reply, reply_buffers
+        return received
 
     @contextlib.contextmanager
     def _reading(self, role: str) -> Iterator[None]:

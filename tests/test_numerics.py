@@ -59,7 +59,8 @@ def test_reference_agrees_with_central_differences_within_the_fd_tolerance():
     rng = np.random.default_rng(0)
     for N in (1, 6):
         problem = random_problem(rng, N, 4, 6, 3)
-        numeric = central_differences(lambda p: reference.backward(p.X, p.y, p.params)[0], problem.copy())
+        numeric = central_differences(lambda ps: [reference.backward(p.X, p.y, p.params)[0] for p in ps],
+                                      problem.copy())
         _, analytic = reference.backward(problem.X, problem.y, problem.params)
         for name in numeric:
             assert find_mismatch(analytic[name], numeric[name], FD_TOL) is None

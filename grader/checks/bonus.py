@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from grader import outputs
-from grader.checks.solution import numerical_gradient
+from grader.checks.solution import FD_EPS, from_perturbed, perturbed
 from grader.compare import FD_TOL, find_mismatch
 from grader.problems import KINK_MARGIN
 from grader.results import CheckResult, StudentCodeError, failed, passed
@@ -43,10 +43,19 @@ def _copy(layers: list) -> list:
     return [(W.copy(), b.copy()) for W, b in layers]
 
 
-def _call(student: Submission, X: np.ndarray, y: np.ndarray, layers: list, reg: float, judged: bool = True):
-    result = student.call("deep_backward", X.copy(), y.copy(), _copy(layers), reg, guard=judged)
+def _call(student: Submission, X: np.ndarray, y: np.ndarray, layers: list, reg: float):
+    result = student.call("deep_backward", X.copy(), y.copy(), _copy(layers), reg)
     loss, grads = outputs.unpack_pair(result, "`deep_backward`", "(loss, grads)")
-    return outputs.number(loss, "the loss returned by `deep_backward`", strict=judged), grads
+    return outputs.number(loss, "the loss returned by `deep_backward`"), grads
+
+
+def _losses(student: Submission, X: np.ndarray, y: np.ndarray, states: list, reg: float) -> list[float]:
+    """deep_backward's loss for each list of layers in `states` (one batch of calls, on copies; the gradients stay
+    in the worker)."""
+    results = student.call_many("deep_backward", [(X.copy(), y.copy(), layers, reg) for layers in states],
+                                guard=False, keep=(1,))
+    return [outputs.number(outputs.unpack_pair(result, "`deep_backward`", "(loss, grads)")[0],
+                           "the loss returned by `deep_backward`", strict=False) for result in results]
 
 
 def check_deep(student: Submission, seed: int, L: int) -> CheckResult:
@@ -67,7 +76,8 @@ def check_deep(student: Submission, seed: int, L: int) -> CheckResult:
             raise StudentCodeError(f"grads[{i - 1}] from deep_backward must be a pair (dW, db).", cause="bad_output")
         for name, param, given in (("dW", W, pair[0]), ("db", b, pair[1])):
             given = outputs.float64_array(given, f"layer {i}'s {name} from `deep_backward`", param.shape)
-            numeric = numerical_gradient(lambda: _call(student, X, y, layers, reg, judged=False)[0], param)
+            states = perturbed(param, FD_EPS, lambda: _copy(layers))
+            numeric = from_perturbed(_losses(student, X, y, states, reg), param, FD_EPS)
             mismatch = find_mismatch(given, numeric, FD_TOL)
             if mismatch:
                 return failed(f"L={L} (reg={reg:.3g}): layer {i} of {L} is the first whose gradient disagrees with "

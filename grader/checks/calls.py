@@ -67,6 +67,9 @@ def loss_and_grads(student: Submission, problem: Problem, reg: float = 0.0,
     return loss, valid_grads(grads, problem, keys)
 
 
-def backward_loss(student: Submission, problem: Problem, reg: float = 0.0) -> float:
-    """Only the loss from the student's backward (for finite differences)."""
-    return backward_outputs(student, problem, reg, judged=False)[0]
+def backward_losses(student: Submission, problems: list[Problem], reg: float = 0.0) -> list[float]:
+    """Only the losses from the student's backward at each of `problems` (for finite differences: one batch; the
+    gradients stay in the worker)."""
+    results = student.call_many("backward", [(p.X, p.y, p.params, reg) for p in problems], guard=False, keep=(1,))
+    return [outputs.number(outputs.unpack_pair(result, "`backward`", "(loss, grads)")[0],
+                           "the loss returned by `backward`", strict=False) for result in results]

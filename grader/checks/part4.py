@@ -85,17 +85,15 @@ def check_diagnose(student: Submission, seed: int) -> CheckResult:
 def score_diagnose(student: Submission, cases: list, rng: np.random.Generator, what: str) -> CheckResult:
     """Ask diagnose about every (label, analytic, numeric) case twice, in shuffled order, and score the answers."""
     order = rng.permutation(2 * len(cases))  # shuffled: an answer that follows the order of calls earns nothing
+    indices = [int(position) % len(cases) for position in order]
+    replies = student.call_many("diagnose", [cases[index][1:] for index in indices], keep_going=True)
     answers: dict = {}
     raised = ""
-    for position in order:
-        index = int(position) % len(cases)
-        label, analytic, numeric = cases[index]
-        try:
-            answer = student.call("diagnose", analytic, numeric)
-        except StudentCodeError as error:
-            if error.result.cause in CANNOT_RUN:
-                raise
-            raised = raised or error.result.feedback
+    for index, answer in zip(indices, replies):
+        if isinstance(answer, StudentCodeError):
+            if answer.result.cause in CANNOT_RUN:
+                raise answer
+            raised = raised or answer.result.feedback
             answer = "<it raised>"
         answers.setdefault(index, []).append(answer if isinstance(answer, str) else repr(answer))
     inconsistent = [i for i, given in answers.items() if given[0] != given[1]]

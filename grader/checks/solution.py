@@ -71,20 +71,43 @@ def label_of(analytic: dict, numeric: dict) -> Optional[str]:
     return "other"
 
 
-def numerical_gradient(loss: Callable[[], float], array: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+#: The step of the grader's own central differences.
+FD_EPS = 1e-5
+
+
+def numerical_gradient(loss: Callable[[], float], array: np.ndarray, eps: float = FD_EPS) -> np.ndarray:
     """The grader's own central differences of `loss()` with respect to `array`, perturbed in place and restored."""
-    grad = np.zeros_like(array)
+    return from_perturbed(perturbed(array, eps, loss), array, eps)
+
+
+def perturbed(array: np.ndarray, eps: float, capture: Callable[[], Any]) -> list:
+    """What `capture()` returns with each entry of `array` (in np.ndindex order) set to its value + eps, then - eps
+    (in place; restored after): the loss itself, or a copy of the inputs whose losses are all computed later, in
+    one request to the student's worker (from_perturbed takes them in this order)."""
+    captured = []
     for index in np.ndindex(array.shape):
         saved = array[index]
         array[index] = saved + eps
-        plus = loss()
+        captured.append(capture())
         array[index] = saved - eps
-        minus = loss()
+        captured.append(capture())
         array[index] = saved
-        grad[index] = (plus - minus) / (2 * eps)
+    return captured
+
+
+def from_perturbed(losses: list, array: np.ndarray, eps: float) -> np.ndarray:
+    """Central differences, shaped like `array`, from the losses at `perturbed(array, eps, ...)`."""
+    grad = np.zeros_like(array)
+    for i, index in enumerate(np.ndindex(array.shape)):
+        grad[index] = (losses[2 * i] - losses[2 * i + 1]) / (2 * eps)
     return grad
 
 
-def central_differences(loss_at: Callable[[Problem], float], problem: Problem, eps: float = 1e-5) -> dict:
-    """The grader's own numerical gradient of `loss_at(problem)` with respect to every parameter."""
-    return {name: numerical_gradient(lambda: loss_at(problem), problem.params[name], eps) for name in PARAM_NAMES}
+def central_differences(losses_at: Callable[[list[Problem]], list[float]], problem: Problem,
+                        eps: float = FD_EPS) -> dict:
+    """The grader's own numerical gradient with respect to every parameter, from `losses_at(problems)`: the losses
+    at a list of perturbed copies of `problem`, all asked at once (one batch of calls to the student's code)."""
+    copies = {name: perturbed(problem.params[name], eps, problem.copy) for name in PARAM_NAMES}
+    losses = iter(losses_at([copy for name in PARAM_NAMES for copy in copies[name]]))
+    return {name: from_perturbed([next(losses) for _ in copies[name]], problem.params[name], eps)
+            for name in PARAM_NAMES}

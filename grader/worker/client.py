@@ -376,11 +376,22 @@ class WorkerProcess:
         """Send `message`, then read until the reply (answering callback requests with on_callback), all within
         `seconds` plus the time on_callback takes. Raises WorkerTimeout or WorkerDied; either way the worker has
         then been killed."""
+        return self._exchange(protocol.frame(message, buffers), seconds, on_callback)
+
+    def receive(self, seconds: float,
+                on_callback: Optional[Callable[[dict, list], tuple[dict, list]]] = None) -> tuple[dict, list]:
+        """The next reply to a request that has several (a batch of calls), as `request` reads it."""
+        return self._exchange(None, seconds, on_callback)
+
+    def _exchange(self, data: Optional[bytes], seconds: float,
+                  on_callback: Optional[Callable[[dict, list], tuple[dict, list]]]) -> tuple[dict, list]:
+        """Send `data` (unless None), then read the next reply, serving callbacks meanwhile."""
         if self.dead:
             raise WorkerDied(self.dead)
         deadline = time.monotonic() + seconds
         try:
-            self._write(protocol.frame(message, buffers), deadline)
+            if data is not None:
+                self._write(data, deadline)
             while True:
                 reply, reply_buffers = protocol.read_message(lambda n: self._read(n, deadline))
                 if reply.get("op") != "callback":
@@ -433,11 +444,10 @@ class WorkerProcess:
     def _write(self, data: bytes, deadline: float) -> None:
         view = memoryview(data)
         while view:
-            self._wait(True, deadline)
             try:
-                view = view[self.channel.send(view):]
+                view = view[self.channel.send(view):]  # a message usually fits the socket's buffer at once
             except BlockingIOError:
-                continue
+                self._wait(True, deadline)
 
     def _where(self) -> list:
         """Ask the worker for its stack (faulthandler prints it on WHERE_SIGNAL): [(file, line)], innermost last;

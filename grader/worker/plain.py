@@ -57,6 +57,12 @@ class _Converter:
             return value
         if depth > MAX_DEPTH:
             raise _TooLarge
+        if kind is list or kind is tuple:  # exact containers: their length and iteration are the builtin ones
+            self._count(len(value))
+            return kind([self.convert(v, depth + 1) for v in value])
+        if kind is dict:
+            self._count(len(value))
+            return {self.convert(k, depth + 1): self.convert(v, depth + 1) for k, v in value.items()}
         if issubclass(kind, dict):
             return self._mapping(dict.items(value), depth)
         if issubclass(kind, (list, tuple)):
@@ -74,6 +80,11 @@ class _Converter:
     def _mapping(self, items: Any, depth: int) -> dict:
         """An exact dict of the converted (key, value) pairs."""
         return {self.convert(k, depth + 1): self.convert(v, depth + 1) for k, v in self._bounded(iter(items))}
+
+    def _count(self, entries: int) -> None:
+        self.entries += entries
+        if self.entries > MAX_ENTRIES:
+            raise _TooLarge
 
     def _bounded(self, entries: Any) -> Any:
         """The entries of an iterator, counted; _TooLarge past MAX_ENTRIES (a student's iterator may never end)."""
