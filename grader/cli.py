@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import grader
-from grader import processes, student
+from grader import processes, sources
 from grader.report import Report, format_table, show, write_gradescope, write_json
 from grader.rubric import (
     GRADING_TESTS_DIR,
@@ -132,10 +132,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise UsageError("--run-as takes one user here (several, comma-separated, only for batch)")
         if args.command == "batch":
             if not args.folder.is_dir():
-                raise student.SubmissionNotFound(f"{args.folder}: not a folder")
+                raise sources.SubmissionNotFound(f"{args.folder}: not a folder")
             return _batch(args, rubric)
-        source = student.locate(args.submission, rubric.submission)
-    except (RubricError, student.SubmissionNotFound, UsageError) as error:
+        source = sources.locate(args.submission, rubric.submission)
+    except (RubricError, sources.SubmissionNotFound, UsageError) as error:
         print(f"backprop-grader: {error}", file=sys.stderr)
         return 2
     warn_default_salt(rubric)
@@ -187,7 +187,7 @@ def warn_default_salt(rubric: Rubric) -> None:
               f"inputs cannot be precomputed", file=sys.stderr)
 
 
-def grade_source(source: student.SubmissionSource, rubric: Rubric,
+def grade_source(source: sources.SubmissionSource, rubric: Rubric,
                  args: argparse.Namespace) -> tuple[Report, str, float]:
     """Grade one located submission as the command line says (seed, timing, user); (report, log, seconds)."""
     seed = getattr(args, "seed", None)
@@ -255,7 +255,7 @@ def _kit(args: argparse.Namespace, rubric: Rubric) -> int:
     return 0
 
 
-def pytest_command(source: student.SubmissionSource, rubric: Rubric, seed: int, work_dir: Path, timed: bool = True,
+def pytest_command(source: sources.SubmissionSource, rubric: Rubric, seed: int, work_dir: Path, timed: bool = True,
                    run_as: Optional[str] = None) -> list[str]:
     """The child pytest command line that grades `source`; it writes its JSON report to work_dir/report.json. The
     seed is not on it (any user can read a command line in /proc): it goes in the environment, SEED_VARIABLE."""
@@ -273,7 +273,7 @@ def pytest_command(source: student.SubmissionSource, rubric: Rubric, seed: int, 
     return command
 
 
-def run_grading(source: student.SubmissionSource, rubric: Rubric, seed: int, timed: bool = True,
+def run_grading(source: sources.SubmissionSource, rubric: Rubric, seed: int, timed: bool = True,
                 run_as: Optional[str] = None) -> tuple[Report, str]:
     """Grade in a child pytest process; (report, the tail of its output). Never raises for the submission's sake.
     run_as: the user the submission's code runs as (the plugin's --grade-run-as), checked by check_run_as."""

@@ -23,6 +23,7 @@ import numpy as np
 
 from grader import introspection, processes
 from grader.results import StudentCodeError
+from grader.sources import SubmissionNotFound, SubmissionSource, locate  # noqa: F401 - part of this API
 from grader.worker import client, protocol
 
 #: Argument names of each role, for messages about in-place edits.
@@ -41,48 +42,6 @@ ARGUMENT_NAMES = {
 
 #: Bytes of arguments a grader function handed to the student's code always accepts (see Submission.call).
 CALLBACK_MIN_BYTES = 1 << 20
-
-
-class SubmissionNotFound(Exception):
-    """The SUBMISSION argument names no usable file (a usage error)."""
-
-
-@dataclass(frozen=True)
-class SubmissionSource:
-    """Where a submission lives: the path given, the module file to import, and every file that makes it up."""
-
-    given: Path
-    module_path: Path
-    files: tuple[Path, ...]
-
-    @property
-    def folder(self) -> Path:
-        """The import root: the folder given, or the file's folder (helper modules and packages are found here)."""
-        return self.given if self.given.is_dir() else self.module_path.parent
-
-    @property
-    def module_name(self) -> str:
-        """The module's import name: its file name, or a dotted path for a module inside packages of the folder
-        (cs231n/classifiers/fc_net.py -> cs231n.classifiers.fc_net)."""
-        return ".".join(self.module_path.relative_to(self.folder).with_suffix("").parts)
-
-
-def locate(path: Path, filename: str) -> SubmissionSource:
-    """A .py file, or a folder holding `filename` (or exactly one .py file)."""
-    path = Path(path)
-    if path.is_file():
-        if path.suffix != ".py":
-            kind = path.suffix or "plain"
-            raise SubmissionNotFound(f"{path}: a submission is a .py file or a folder, not a {kind} file")
-        return SubmissionSource(path.resolve(), path.resolve(), (path.resolve(),))
-    if not path.is_dir():
-        raise SubmissionNotFound(f"{path}: no such file or folder")
-    files = tuple(sorted(p.resolve() for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts))
-    candidates = [path / filename] if (path / filename).is_file() else sorted(path.glob("*.py"))  # filename: a/b.py
-    if len(candidates) != 1:
-        found = ", ".join(p.name for p in candidates) or "no .py file"
-        raise SubmissionNotFound(f"{path}: expected {filename} (or exactly one .py file) in the folder, found {found}")
-    return SubmissionSource(path.resolve(), candidates[0].resolve(), files)
 
 
 @dataclass(frozen=True)

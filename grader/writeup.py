@@ -12,7 +12,7 @@ import tokenize
 from pathlib import Path
 from typing import Optional
 
-from grader.student import SubmissionSource
+from grader.sources import SubmissionSource
 
 WRITEUP_NAMES = ("writeup.md", "WRITEUP.md", "writeup.txt")
 MAX_CHARS = 20_000

@@ -14,9 +14,7 @@ BASE = (SUBMISSIONS / "student_correct.py").read_text()
 OPTIONS = ["--jobs", "2", "--no-timing", "--timeout", "20", "--import-timeout", "1"]
 
 
-@pytest.fixture
-def class_folder(tmp_path):
-    folder = tmp_path / "class"
+def make_class(folder):
     folder.mkdir()
     (folder / "alice.py").write_text(BASE)
     (folder / "bob.py").write_text(mutate(BASE, ("    dscores /= N\n", "")))
@@ -29,6 +27,15 @@ def class_folder(tmp_path):
     return folder
 
 
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    """(class folder, output folder, result) of one batch over the mixed class, shared by the tests that read it
+    (a test that changes them works on copies)."""
+    root = tmp_path_factory.mktemp("batch")
+    folder = make_class(root / "class")
+    return folder, root / "out", batch(folder, root / "out")
+
+
 def batch(folder, out, *extra):
     return run_cli("batch", str(folder), "--out", str(out), *OPTIONS, *extra, timeout=300)
 
@@ -38,9 +45,9 @@ def gradebook(out) -> dict:
         return {row["student"]: row for row in csv.DictReader(stream)}
 
 
-def test_batch_writes_gradebook_reports_and_summary(class_folder, tmp_path):
-    out = tmp_path / "out"
-    result = batch(class_folder, out)
+@pytest.mark.xdist_group("batch-class")
+def test_batch_writes_gradebook_reports_and_summary(first_run):
+    _, out, result = first_run
     assert result.returncode == 0, result.stderr
     assert "6 submissions: 6 graded, 0 kept" in result.stdout
     assert "[6/6]" in result.stderr and "submissions/min" in result.stderr  # the progress line
@@ -70,9 +77,11 @@ def test_batch_writes_gradebook_reports_and_summary(class_folder, tmp_path):
     assert ("summary.png" in summary) and ((out / "summary.png").exists() or "matplotlib is not installed" in summary)
 
 
-def test_second_run_regrades_only_changed_or_incomplete_reports(class_folder, tmp_path):
-    out = tmp_path / "out"
-    assert batch(class_folder, out).returncode == 0
+@pytest.mark.xdist_group("batch-class")
+def test_second_run_regrades_only_changed_or_incomplete_reports(first_run, tmp_path):
+    assert first_run[2].returncode == 0
+    class_folder = shutil.copytree(first_run[0], tmp_path / "class")
+    out = shutil.copytree(first_run[1], tmp_path / "out")
     first = {p.name: p.read_text() for p in (out / "reports").iterdir()}
     (out / "reports" / "carol.json").write_text(first["carol.json"][:100])  # truncated
     dave = json.loads(first["dave.json"])
@@ -83,7 +92,9 @@ def test_second_run_regrades_only_changed_or_incomplete_reports(class_folder, tm
     assert "6 submissions: 3 graded, 3 kept" in result.stdout
     assert "[6/6, 3 kept from the last run]" in result.stderr  # kept reports do not inflate the rate
     assert gradebook(out)["bob"]["total"] == "105"
-    assert (out / "reports" / "dave.json").read_text() == first["dave.json"]  # regraded: the same report
+    regraded = json.loads((out / "reports" / "dave.json").read_text())
+    assert regraded["submission"] == str(class_folder / "dave.py")
+    assert {**regraded, "submission": ""} == {**json.loads(first["dave.json"]), "submission": ""}  # the same report
     for name in ("alice", "erin", "frank"):
         assert (out / "reports" / f"{name}.json").read_text() == first[f"{name}.json"]
     again = batch(class_folder, out)  # nothing changed: nothing graded, and no rate of 0.0 submissions/min

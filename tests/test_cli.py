@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, SUBMISSIONS, grade_file, mutate, run_cli
+from conftest import REPO, SUBMISSIONS, grade_file, mutate, rubric_of, run_cli
 from grader.seeding import derive_seed
 
 BASE = (SUBMISSIONS / "student_correct.py").read_text()
@@ -66,8 +66,9 @@ def test_folder_submission_with_a_helper_module(tmp_path):
     (folder / "backprop.py").write_text(mutate(
         BASE, ("    h1 = np.maximum(z1, 0.0)             # (N, H)\n", "    h1 = relu(z1)\n"),
         ("import numpy as np\n", "import numpy as np\nfrom layers import relu\n")))
-    result = grade_file(folder, tmp_path / "r.json")
-    assert result["code"] == 0 and result["report"]["score"] == 105, result["stdout"]
+    rubric = rubric_of(tmp_path, lambda item: item in ("part2.forward", "part2.backward_reference"))
+    result = grade_file(folder, tmp_path / "r.json", "--rubric", str(rubric))
+    assert result["code"] == 0 and result["report"]["score"] == 8 + 12, result["stdout"]
 
 
 def test_other_file_name_and_entry_points_from_the_rubric(tmp_path):
@@ -198,12 +199,14 @@ def test_python_dash_m_and_console_script_agree(tmp_path):
     script = shutil.which("backprop-grader")
     if script is None:
         pytest.skip("the package is not installed (pip install .): no console script to compare")
-    via_script = subprocess.run([script, "grade", str(REFERENCE), "--seed", "7", "--timeout", "20", "--no-timing"],
-                                capture_output=True, text=True, cwd=tmp_path)
-    via_module = run_cli("grade", str(REFERENCE), "--seed", "7", "--timeout", "20", "--no-timing")
+    rubric = rubric_of(tmp_path, lambda item: item in ("part1.shapes", "part2.forward", "bonus.deep"))
+    options = ["--rubric", str(rubric), "--seed", "7", "--timeout", "20", "--no-timing"]
+    via_script = subprocess.run([script, "grade", str(REFERENCE), *options], capture_output=True, text=True,
+                                cwd=tmp_path)
+    via_module = run_cli("grade", str(REFERENCE), *options)
     assert via_script.returncode == via_module.returncode == 0
     assert via_script.stdout == via_module.stdout
-    assert "Total: 110 / 100" in via_script.stdout
+    assert "Total: 21 / 16" in via_script.stdout  # 8 + 8 + a bonus of 5
 
 
 SEED_PROBE = """
@@ -225,7 +228,7 @@ def test_the_seed_is_not_on_any_command_line_the_submission_can_read(tmp_path):
     nor in its own environment: else it could rebuild the grader's inputs from the readable grader code."""
     path, seen = tmp_path / "backprop.py", tmp_path / "seen.txt"
     path.write_text(BASE + SEED_PROBE.replace("@SEEN@", repr(str(seen))))
-    result = grade_file(path, tmp_path / "report.json")
+    result = grade_file(path, tmp_path / "report.json", "--rubric", str(rubric_of(tmp_path, "part1.shapes".__eq__)))
     text = seen.read_text()
     assert "--rubric" in text and "grader.plugin" in text  # the grading process's command line was read
     assert str(result["report"]["seed"]) not in text
@@ -270,7 +273,8 @@ def test_a_process_that_leaves_the_group_is_killed_too(tmp_path):
     path.write_text("import subprocess\n"
                     f"open({str(pid_file)!r}, 'w').write(str(subprocess.Popen(['sleep', '60'], "
                     "start_new_session=True).pid))\n" + BASE)
-    assert grade_file(path, tmp_path / "r.json")["report"]["score"] == 105
+    rubric = rubric_of(tmp_path, "part1.shapes".__eq__)
+    assert grade_file(path, tmp_path / "r.json", "--rubric", str(rubric))["report"]["score"] == 8
     pid = int(pid_file.read_text())
     with pytest.raises(ProcessLookupError):
         for _ in range(50):

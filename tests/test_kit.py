@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
-from conftest import FAST_LIMITS, REPO, SUBMISSIONS, mutate, run_cli
+from conftest import FAST_LIMITS, REPO, SUBMISSIONS, TEST_LIMITS, mutate, rubric_of, run_cli
+from grader import student
 from grader.kit import SAMPLE_FEEDBACK, kit_files
 from grader.rubric import load_rubric
 from grader.worker.client import START_VARIABLE
@@ -183,23 +183,33 @@ def test_kit_grades_with_spawned_workers(kit, student_site, tmp_path):
 
 @pytest.mark.xdist_group("kit-files")
 def test_no_kit_file_earns_the_backward_items(kit, tmp_path):
-    """Graded on the instructor's backward items, no file of the kit is a working backward pass. (The rubric keeps
-    only those two items, as they are: the others do not change their score, and leaving them out saves a third of
-    the time of 37 gradings.)"""
-    rubric = yaml.safe_load((REPO / "rubrics" / "backprop.yaml").read_text())
-    rubric["items"] = [item for item in rubric["items"] if item["id"] in BACKWARD_ITEMS]
-    (tmp_path / "rubric.yaml").write_text(yaml.safe_dump(rubric))
+    """Graded on the instructor's backward items, no file of the kit is a working backward pass. Every file is
+    imported as a submission would be (in a worker); a file without a `backward` cannot earn those items (they call
+    it), so the files that define one are graded by a batch whose rubric keeps only those two items, as they are."""
+    rubric = rubric_of(tmp_path, lambda item: item in BACKWARD_ITEMS)
+    entry_points = load_rubric(rubric).entry_points
     folder = tmp_path / "class"
     folder.mkdir()
     sources = sorted(kit.rglob("*.py"))
+    assert len(sources) > 20
     for path in sources:
-        (folder / ("kit-" + "-".join(path.relative_to(kit).parts))).write_text(path.read_text())
+        copy = tmp_path / "imported" / "-".join(path.relative_to(kit).parts) / "backprop.py"
+        copy.parent.mkdir(parents=True)
+        copy.write_text(path.read_text())
+        submission = student.load(student.locate(copy, "backprop.py"), entry_points, TEST_LIMITS)
+        try:
+            if submission.has("backward"):
+                (folder / ("kit-" + "-".join(path.relative_to(kit).parts))).write_text(path.read_text())
+        finally:
+            submission.close()
+    graded = sorted(folder.iterdir())
+    assert "kit-backprop.py" in {path.name for path in graded}  # the template's stub, at least
     result = run_cli("batch", str(folder), "--out", str(tmp_path / "out"), "--jobs", "2", *FAST_LIMITS,
-                     "--rubric", str(tmp_path / "rubric.yaml"))
+                     "--rubric", str(rubric))
     assert result.returncode == 0, result.stderr
     with open(tmp_path / "out" / "gradebook.csv", newline="") as stream:
         rows = list(csv.DictReader(stream))
-    assert len(rows) == len(sources) > 20
+    assert len(rows) == len(graded)
     assert list(rows[0])[1:-1] == list(BACKWARD_ITEMS)
     for row in rows:
         assert row["part2.backward_reference"] == row["part2.backward_fd"] == "0", row["student"]

@@ -1,11 +1,13 @@
 """Every known mistake (grader/mutants.py), written into an otherwise correct submission, loses exactly the items
 its function breaks, and part2.backward_reference names it. The submission is student_correct.py with its backward
-replaced by the mutant's code (pasted in as source, as a student would have written it)."""
+replaced by the mutant's code (pasted in as source, as a student would have written it). The rubric leaves out the
+items of Parts 3 and 4: their checks never call the student's backward (grad_check is handed the grader's own
+backward functions), and they are a third of a grading's time."""
 from __future__ import annotations
 
 import pytest
 
-from conftest import REPO, SUBMISSIONS, grade_file, mutate
+from conftest import REPO, SUBMISSIONS, grade_file, mutate, rubric_of
 from grader.mutants import MUTANTS
 
 BASE = (SUBMISSIONS / "student_correct.py").read_text()
@@ -61,8 +63,10 @@ def submission_from_mutant(kind: str) -> str:
 def test_mutant_loses_exactly_its_items(tmp_path, kind):
     path = tmp_path / "backprop.py"
     path.write_text(submission_from_mutant(kind))
-    report = grade_file(path, tmp_path / "report.json")["report"]
+    rubric = rubric_of(tmp_path, lambda item: not item.startswith(("part3.", "part4.")))
+    report = grade_file(path, tmp_path / "report.json", "--rubric", str(rubric))["report"]
     items = {item["id"]: item for item in report["items"]}
+    assert "part2.backward_fd" in items and "part3.grad_check" not in items
     lost = {i for i, item in items.items() if item["status"] != "manual" and item["score"] < item["max_score"]
             and i != "bonus.deep"}  # not attempted by student_correct.py
     expected_lost, cause = EXPECTED[kind]

@@ -4,9 +4,11 @@ shown as the (old, new) lines replaced, so each row of the table reads as a diff
 """
 from __future__ import annotations
 
+import ast
+
 import pytest
 
-from conftest import REPO, SUBMISSIONS, grade_file, mutate
+from conftest import REPO, SUBMISSIONS, grade_file, mutate, rubric_of
 from grader.report import ItemResult, Report, format_table
 
 AUTOGRADED = ["part1.shapes", "part2.forward", "part2.loss", "part2.stability", "part2.backward_reference",
@@ -170,6 +172,32 @@ CASES = {
 #: Correct submissions: every item's full score (the reference also attempts bonus.deep).
 CORRECT_CASES = ("reference", "student_correct", "style_einsum", "style_eye", "style_logsumexp", "grads_ordereddict",
                  "grad_check_ordereddict", "diagnose_np_str", "diagnose_str_enum")
+#: The functions of Parts 1 and 2, which the checks of Parts 3 and 4 never call (the last test below shows it).
+PARTS_1_2 = ("shapes", "forward", "softmax_cross_entropy", "backward")
+PARTS_3_4 = ("part3.", "part4.")
+
+
+def _rest(source: str) -> str:
+    """The source without the functions of Parts 1 and 2, as an AST dump ("" when it does not parse)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return ""
+    tree.body = [node for node in tree.body if not (isinstance(node, ast.FunctionDef) and node.name in PARTS_1_2)]
+    return ast.dump(tree)
+
+
+#: Buggy cases that change nothing but the functions of Parts 1 and 2, and lose nothing of Parts 3 and 4: graded
+#: without the items of Parts 3 and 4 (a third of a grading's time; they would grade exactly as the base's).
+PARTS_1_2_ONLY = {name for name, (spec, lost, _) in CASES.items()
+                  if isinstance(spec, list) and name not in CORRECT_CASES
+                  and not any(item.startswith(PARTS_3_4) for item in lost)
+                  and _rest(mutate(BASE, *spec)) == _rest(BASE) != ""}
+
+
+def expected_items(name: str) -> set:
+    every = set(AUTOGRADED) | set(MANUAL) | set(OTHER)
+    return {item for item in every if not item.startswith(PARTS_3_4)} if name in PARTS_1_2_ONLY else every
 
 
 @pytest.fixture(scope="session")
@@ -186,7 +214,12 @@ def graded(tmp_path_factory):
                 path = folder / name / "backprop.py"
                 path.parent.mkdir()
                 path.write_text(mutate(BASE, *spec))
-            self[name] = grade_file(path, folder / f"{name}.report.json")
+            rubric = []
+            if name in PARTS_1_2_ONLY:
+                (folder / f"{name}-rubric").mkdir()
+                rubric = ["--rubric", str(rubric_of(folder / f"{name}-rubric",
+                                                    lambda item: not item.startswith(PARTS_3_4)))]
+            self[name] = grade_file(path, folder / f"{name}.report.json", *rubric)
             return self[name]
     return Cache()
 
@@ -203,10 +236,11 @@ def test_exact_items_lost_and_feedback(graded, name):
     assert result["code"] == 0, result["stderr"]
     report = result["report"]
     items = {item["id"]: item for item in report["items"]}
-    assert set(items) == set(AUTOGRADED) | set(MANUAL) | set(OTHER)
-    actually_lost = {i for i in AUTOGRADED if items[i]["score"] < items[i]["max_score"]}
+    assert set(items) == expected_items(name)
+    autograded = [i for i in AUTOGRADED if i in items]
+    actually_lost = {i for i in autograded if items[i]["score"] < items[i]["max_score"]}
     assert actually_lost == lost, {i: items[i]["feedback"] for i in actually_lost ^ lost}
-    for item_id in AUTOGRADED:
+    for item_id in autograded:
         item = items[item_id]
         assert item["status"] == ("passed" if item_id not in lost else item["status"])
         if item_id in lost:
@@ -216,9 +250,10 @@ def test_exact_items_lost_and_feedback(graded, name):
         if cause:
             assert items[item_id].get("cause") == cause, items[item_id]
     for item_id in MANUAL:
-        assert items[item_id]["status"] == "manual" and items[item_id]["score"] == 0
-    assert report["max_score"] == 100
-    assert report["score"] == pytest.approx(sum(items[i]["score"] for i in AUTOGRADED + OTHER))
+        if item_id in items:
+            assert items[item_id]["status"] == "manual" and items[item_id]["score"] == 0
+    assert report["max_score"] == (100 if name not in PARTS_1_2_ONLY else 64)  # 36 points in Parts 3 and 4
+    assert report["score"] == pytest.approx(sum(items[i]["score"] for i in autograded + OTHER))
     assert isinstance(report["seed"], int)
 
 
@@ -261,4 +296,18 @@ def test_table_lists_every_item_with_points_and_status(graded):
     stdout = graded["missing_1_over_N"]["stdout"]
     assert "part2.loss" in stdout and "0/8" in stdout and "failed" in stdout
     assert "part1.derivation" in stdout and "manual" in stdout
-    assert "Total: 70 / 100" in stdout
+    assert "Total: 34 / 64" in stdout  # graded without Parts 3 and 4 (PARTS_1_2_ONLY): 64 points, 30 lost
+
+
+def test_parts_3_and_4_never_call_the_functions_of_parts_1_and_2(tmp_path):
+    """What lets the cases that change only those functions be graded without Parts 3 and 4 (PARTS_1_2_ONLY): with
+    each of them raising, every item of Parts 3 and 4 still earns full marks, and every item of Parts 1 and 2 none."""
+    raising = "".join(f"\n\ndef {name}(*args, **kwargs):\n    raise RuntimeError('{name} was called')\n"
+                      for name in PARTS_1_2)
+    path = tmp_path / "backprop.py"
+    path.write_text(BASE + raising)
+    report = grade_file(path, tmp_path / "report.json")["report"]
+    scores = {item["id"]: (item["score"], item["max_score"]) for item in report["items"] if item["status"] != "manual"}
+    assert all(scores[i][0] == scores[i][1] > 0 for i in scores if i.startswith(PARTS_3_4)), scores
+    assert all(scores[i][0] == 0 for i in scores if i.startswith(("part1.", "part2."))), scores
+    assert len(PARTS_1_2_ONLY) > 15

@@ -134,6 +134,7 @@ def round_trip_described(value):
     ({"x": 1}, []),                                    # unknown tag
     ({"f": 1}, []),                                    # a function where none may be
     ({"r": [0, None]}, []),                            # an argument reference outside a call
+    ({"l": [{"a": [0, "<f8", [1]]}, {"a": [0, "<f8", [1]]}]}, [bytearray(8)]),  # two arrays on one buffer
 ])
 def test_malformed_values_are_refused(tree, buffers):
     with pytest.raises(protocol.ProtocolError):
@@ -269,6 +270,40 @@ def test_a_hang_is_bounded_named_and_charged_to_its_function_only(submission_fro
     with pytest.raises(StudentCodeError, match="did not return within 1 s"):
         student.call("rel_error", 1.0, 2.0)  # at once: the function is known to hang
     assert student.call("shapes", 2, 3, 4, 5)["X"] == (2, 3)  # a new worker for the others
+
+
+FLAKY_REL_ERROR = """
+import time
+def rel_error(a, b):
+    time.sleep(b)
+    if a == 3:
+        raise ValueError("three")
+    if a == 4:
+        a = a.pop()
+    return a * 2
+"""
+
+
+def test_a_batch_of_calls_answers_each_and_stops_at_the_first_failure(submission_from):
+    student = submission_from(FLAKY_REL_ERROR)
+    assert student.call_many("rel_error", [(1, 0.0), (2, 0.0)]) == [2, 4]
+    with pytest.raises(StudentCodeError, match="raised ValueError: three") as error:
+        student.call_many("rel_error", [(1, 0.0), (3, 0.0), (2, 0.0)])
+    assert error.value.result.cause == "raised"
+    assert student.call("rel_error", 5, 0.0) == 10  # the worker did not go on with the batch: no stale replies
+    answers = student.call_many("rel_error", [(1, 0.0), (3, 0.0), (4, 0.0), (2, 0.0)], keep_going=True)
+    assert answers[0] == 2 and answers[3] == 4
+    assert [answer.result.feedback.split(":")[0] for answer in answers[1:3]] == [
+        "`rel_error` raised ValueError", "`rel_error` raised AttributeError"]
+
+
+def test_each_call_of_a_batch_has_the_time_limit_of_one(submission_from):
+    student = submission_from(FLAKY_REL_ERROR)
+    student.limits = type(student.limits)(call_seconds=0.5)
+    assert student.call_many("rel_error", [(1, 0.15)] * 6) == [2] * 6  # 0.9 s in all
+    with pytest.raises(StudentCodeError, match=r"did not return within 0.5 s") as error:
+        student.call_many("rel_error", [(1, 0.0), (1, 5.0)])
+    assert error.value.result.cause == "timeout"
 
 
 def test_a_function_that_ends_its_process_is_named(submission_from):
