@@ -54,7 +54,8 @@ def kill_tree(pid: int, wait: Optional[Callable[[], object]] = None, spare: Call
         table = _process_table()
         kept = spare()
         roots |= {child for child, (parent, _) in table.items() if parent == os.getpid() and child not in kept}
-        victims = _with_descendants(roots, table, kept)
+        # A zombie is dead already: it only waits for its parent to collect it (we do, for our children, below).
+        victims = {v for v in _with_descendants(roots, table, kept) if table[v][1] != "Z" or table[v][0] == os.getpid()}
         if uid is not None and uid != 0 and not _SUBREAPER:
             victims |= {other for other in _processes_of(uid) if other not in kept}
         victims.discard(os.getpid())
@@ -75,7 +76,7 @@ def kill_tree(pid: int, wait: Optional[Callable[[], object]] = None, spare: Call
                 pass
             if wait is not None:
                 wait()
-        _reap(victims - {pid})
+        _reap(victims - {pid} if wait is not None else victims)  # `pid` is ours to reap only without wait()
         roots = set()
 
 

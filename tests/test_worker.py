@@ -5,14 +5,17 @@ from __future__ import annotations
 import collections
 import enum
 import itertools
+import os
 import re
 import textwrap
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from conftest import SUBMISSIONS
-from grader import outputs
+from grader import outputs, processes
 from grader.results import StudentCodeError
 from grader.worker import plain, protocol
 
@@ -394,3 +397,18 @@ def _problem():
     params = {"W1": rng.normal(size=(5, 6)), "b1": rng.normal(size=6), "W2": rng.normal(size=(6, 3)),
               "b2": rng.normal(size=3)}
     return rng.normal(size=(4, 5)), np.array([0, 1, 2, 1]), params
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or not os.path.isdir("/proc"), reason="needs fork and /proc (Linux)")
+def test_killing_a_child_of_ours_that_is_already_dead_collects_it():
+    """A worker whose fork server was killed is re-parented to the grader (a subreaper): when it is killed without
+    a Popen to wait on, kill_tree must collect it, not look at its zombie round after round."""
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    while processes._stat_fields(Path(f"/proc/{pid}/stat"))[0] != "Z":  # dead, not yet collected
+        time.sleep(0.01)
+    processes.kill_tree(pid)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # collected by kill_tree
+    assert not Path(f"/proc/{pid}").exists()
