@@ -7,7 +7,10 @@ does) and reads the Submission's own accounting (grader.student.Submission.stats
                - Σ time in the grader's functions the student's code called back + worker start-ups waited for
 
 that is, everything the separate process costs: starting it (the fork server, forks, imports the grading waited
-for), encoding and decoding every argument and result, and the round trips. Usage:
+for), encoding and decoding every argument and result (also around a callback, on both sides: the worker counts
+from before it encodes the call to after it decoded the answer; the grader times only its function), and the round
+trips. The machine's speed varies (other tenants): the run starts with a yardstick, a pure-Python loop of 3 million
+additions, so that figures taken on different days can be compared. Usage:
 
     python benchmarks/worker_overhead.py [--runs 10] [SUBMISSION ...]
 """
@@ -51,11 +54,23 @@ def one_run(submission: Path, work: Path) -> dict:
     return stats
 
 
+def yardstick() -> float:
+    """Seconds for a pure-Python loop of 3 million additions (best of 3)."""
+    best = float("inf")
+    for _ in range(3):
+        started, total = time.perf_counter(), 0
+        for i in range(3_000_000):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("submissions", nargs="*", type=Path, default=DEFAULT)
     args = parser.parse_args()
+    print(f"yardstick: a pure-Python loop of 3 million additions takes {yardstick():.2f} s here")
     with tempfile.TemporaryDirectory() as work:
         for submission in args.submissions:
             runs = [one_run(submission.resolve(), Path(work)) for _ in range(args.runs)]
@@ -64,6 +79,7 @@ def main() -> None:
                   f"worker overhead median {statistics.median(overhead):.3f} s, max {max(overhead):.3f} s "
                   f"(start-ups waited for {statistics.median(r['startup'] for r in runs):.3f} s); whole grading "
                   f"run median {statistics.median(r['wall'] for r in runs):.2f} s")
+    print(f"yardstick after: {yardstick():.2f} s")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from conftest import REPO, SUBMISSIONS, mutate, run_cli
+from conftest import REPO, SUBMISSIONS, mutate, rubric_of, run_cli
 
 BASE = (SUBMISSIONS / "student_correct.py").read_text()
 OPTIONS = ["--jobs", "2", "--no-timing", "--timeout", "20", "--import-timeout", "1"]
@@ -109,8 +109,8 @@ def test_gradescope_export_names_students_by_sid(tmp_path):
     (export / "submission_metadata.yml").write_text(
         "submission_111:\n  :submitters:\n  - :name: Alice Liddell\n    :sid: '20261'\n    :email: alice@x.edu\n")
     out = tmp_path / "out"
-    assert batch(export, out).returncode == 0
-    assert list(gradebook(out)) == ["20261"]
+    assert batch(export, out, "--rubric", str(rubric_of(tmp_path, "part1.shapes".__eq__))).returncode == 0
+    assert list(gradebook(out)) == ["20261"] and gradebook(out)["20261"]["total"] == "8"
 
 
 def test_batch_usage_errors(tmp_path):
@@ -184,7 +184,8 @@ def test_jobs_2_grades_two_submissions_at_once(tmp_path):
             f"    if os.path.exists({str(meet / other)!r}):\n        break\n    time.sleep(0.05)\n"
             f"else:\n    raise SystemExit('graded alone')\n" + BASE)
     result = run_cli("batch", str(folder), "--out", str(tmp_path / "out"), "--jobs", "2", "--no-timing",
-                     "--timeout", "20", "--import-timeout", "30", timeout=300)
+                     "--timeout", "20", "--import-timeout", "30", "--rubric",
+                     str(rubric_of(tmp_path, lambda item: item.startswith("part1."))), timeout=300)
     assert result.returncode == 0, result.stderr
     book = gradebook(tmp_path / "out")
-    assert book["ann"]["total"] == book["ben"]["total"] == "105", book
+    assert book["ann"]["total"] == book["ben"]["total"] == "8", book  # part1.shapes: both imported

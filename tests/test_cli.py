@@ -240,7 +240,8 @@ def test_memory_bomb_output_bomb_and_background_processes_are_bounded(tmp_path):
     (memory / "backprop.py").write_text(mutate(BASE, ('    W1, b1 = params["W1"], params["b1"]  # (D, H), (H,)\n',
                                                       '    hog = np.ones(2**31)  # 16 GiB\n'
                                                       '    W1, b1 = params["W1"], params["b1"]\n')))
-    report = grade_file(memory, tmp_path / "m.json")["report"]
+    rubric = str(rubric_of(tmp_path, lambda item: item in ("part1.shapes", "part2.forward")))
+    report = grade_file(memory, tmp_path / "m.json", "--rubric", rubric)["report"]
     assert "`forward` ran out of memory: the submission used more memory than grading allows (the limit is 2 GiB)" \
         in items_of(report)["part2.forward"]["feedback"]
     assert items_of(report)["part1.shapes"]["status"] == "passed"  # the grading went on
@@ -252,7 +253,7 @@ def test_memory_bomb_output_bomb_and_background_processes_are_bounded(tmp_path):
         "import subprocess\n"
         f"open({str(pid_file)!r}, 'w').write(str(subprocess.Popen(['sleep', '60']).pid))\n"
         + mutate(BASE, ("    return {\n", "    while True:\n        print('x' * 100_000)\n    return {\n")))
-    result = grade_file(noisy, tmp_path / "n.json")
+    result = grade_file(noisy, tmp_path / "n.json", "--rubric", rubric)
     shapes = items_of(result["report"])["part1.shapes"]
     assert result["code"] == 0 and shapes["cause"] == "output_limit"  # past 16 MiB the call ends; grading goes on
     assert "`shapes` printed more than 16 MiB, more output than grading allows" in shapes["feedback"]
