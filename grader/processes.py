@@ -54,14 +54,13 @@ def kill_tree(pid: int, wait: Optional[Callable[[], object]] = None, spare: Call
         table = _process_table()
         kept = spare()
         roots |= {child for child, (parent, _) in table.items() if parent == os.getpid() and child not in kept}
-        # A zombie is dead already: it only waits for its parent to collect it (we do, for our children, below).
-        victims = {v for v in _with_descendants(roots, table, kept) if table[v][1] != "Z" or table[v][0] == os.getpid()}
+        victims = _with_descendants(roots, table, kept)
         if uid is not None and uid != 0 and not _SUBREAPER:
             victims |= {other for other in _processes_of(uid) if other not in kept}
         victims.discard(os.getpid())
         if round_ == 0:
             victims.add(pid)
-        elif not victims:
+        elif not any(not _dead(victim, table) for victim in victims):
             break
         for sig in (signal.SIGSTOP, signal.SIGKILL):
             for victim in victims:
@@ -128,6 +127,17 @@ def _reap(pids: set) -> None:
             except (ChildProcessError, OSError):
                 break
             time.sleep(0.005)
+
+
+def _dead(pid: int, table: dict) -> bool:
+    """A zombie that only waits for a parent other than us to collect it: no thread of it runs (a process whose
+    main thread has exited shows as a zombie while its other threads run on). Ours are collected by _reap."""
+    if table.get(pid, (0, ""))[1] != "Z" or table[pid][0] == os.getpid():
+        return False
+    try:
+        return len(os.listdir(f"/proc/{pid}/task")) <= 1
+    except OSError:
+        return True
 
 
 def _process_table() -> dict:

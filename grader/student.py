@@ -83,6 +83,19 @@ class Counts(NamedTuple):
     arrays: int
 
 
+class _AfterImport:
+    """An attribute of a Submission that the first worker's start sets (as `_name`): reading it waits for that."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.private = "_" + name
+
+    def __get__(self, submission: Any, owner: type = None) -> Any:
+        if submission is None:
+            return self
+        submission._first_worker()
+        return getattr(submission, self.private)
+
+
 class Submission:
     """A submission, run in worker processes: its entry points by role, what it defines, and its output.
 
@@ -131,39 +144,27 @@ class Submission:
         self._first.start()
 
     def _start_first(self) -> None:
-        self._worker = self._start()
+        try:
+            self._worker = self._start()
+        except Exception:  # noqa: BLE001 - the worker could not start (not the submission's doing): see below
+            self._worker = None
 
     def _first_worker(self) -> None:
-        """Wait until the first worker has started (or failed to import the submission)."""
+        """Wait until the first worker has started (or failed to import the submission). If it could not start at
+        all (the fork server died, say), start it here: what goes wrong then is raised to the grader, as before."""
         first = self._first
         if first is not None:
             started = time.perf_counter()
             first.join()
-            self.stats["startup"] += time.perf_counter() - started
             self._first = None
+            if self._worker is None and self._load_error is None:
+                self._worker = self._start()
+            self.stats["startup"] += time.perf_counter() - started
 
-    @property
-    def load_error(self) -> Optional[str]:
-        """Why the submission cannot be imported (feedback), or None."""
-        self._first_worker()
-        return self._load_error
-
-    @property
-    def load_cause(self) -> str:
-        self._first_worker()
-        return self._load_cause
-
-    @property
-    def roles(self) -> dict:
-        """role -> what the worker found for it ({"present", "callable", ...})."""
-        self._first_worker()
-        return self._roles
-
-    @property
-    def protections(self) -> dict:
-        """The protections the worker reported as active (for reports)."""
-        self._first_worker()
-        return self._protections
+    load_error = _AfterImport()  # why the submission cannot be imported (feedback), or None
+    load_cause = _AfterImport()  # its cause code
+    roles = _AfterImport()  # role -> what the worker found for it ({"present", "callable", ...})
+    protections = _AfterImport()  # the protections the worker reported as active (for reports)
 
     # ------------------------------------------------------------------------------------------- the workers
     def _start(self) -> Optional[client.WorkerProcess]:
@@ -340,6 +341,8 @@ class Submission:
         name = self.name_of(role)
         if not self.roles[role].get("callable"):
             raise StudentCodeError(f"`{name}` in {self.filename} is not a function.", cause="missing")
+        if not arg_lists:
+            return []
         functions: list = []
         raised: list = []
         encoder = protocol.Encoder(callback=lambda f: functions.append(f) or len(functions) - 1)
@@ -355,7 +358,7 @@ class Submission:
             """A grader function called by the student's code, during call number len(replies) of the batch."""
             current = len(replies)
             own = own_arrays[current]
-            started = None
+            started, called = time.perf_counter(), None
             try:
                 size = sum(map(len, buffers))
                 if size > largest[current]:
@@ -366,7 +369,7 @@ class Submission:
                                        f" s in all during this call")
                 decoder = protocol.Decoder(buffers, identity=lambda k, array: _mirror_array(own, k, array))
                 call_args, kwargs = decoder.decode(request["args"])
-                started = time.perf_counter()
+                called = time.perf_counter()
                 value = functions[request["id"]](*call_args, **kwargs)
             except protocol.ProtocolError:
                 raise  # not data: the worker is ended as corrupted
@@ -374,9 +377,9 @@ class Submission:
                 raised.append(error)
                 return {"raise": len(raised) - 1, "type": type(error).__name__, "message": str(error)[:500]}, []
             finally:
-                if started is not None:  # the function's own time (decoding what it was sent is overhead)
-                    spent[current] += time.perf_counter() - started
-                    self.stats["callbacks"] += time.perf_counter() - started
+                spent[current] += time.perf_counter() - started  # the limit counts decoding what was sent too
+                if called is not None:  # the function's own time (decoding is the worker's overhead)
+                    self.stats["callbacks"] += time.perf_counter() - called
             out = protocol.Encoder()
             return {"result": out.encode(value)}, out.buffers
 
@@ -391,6 +394,11 @@ class Submission:
                 if not keep_going:
                     raise
                 results.append(error)
+        if len(results) < len(arg_lists):  # the worker ended the batch early: only a failure that ends all may
+            if results and isinstance(results[-1], StudentCodeError):
+                raise results[-1]
+            with self._reading(role):
+                raise protocol.ProtocolError("a batch of calls ended early")
         return results
 
     def _call_result(self, role: str, reply: dict, buffers: list, args: tuple, snapshots: list, raised: list,
@@ -489,8 +497,8 @@ class Submission:
                 seconds = reply.get("seconds")
                 self.stats["student"] += seconds if isinstance(seconds, float) else 0.0
                 received.append((reply, reply_buffers))
-                if "result" not in reply and message["op"] == "call" and not message.get("keep_going"):
-                    break  # the call failed: the worker has ended the batch
+                if reply.get("more") is not True:
+                    break  # the worker's last reply to this request (a batch's others say "more")
         except client.WorkerTimeout:
             self.broken[role] = (f"`{name}` did not return within {self.limits.call_seconds:g} s (the time limit "
                                  f"per call){self._running_line(worker.where)}: an infinite loop, or something "
@@ -505,6 +513,11 @@ class Submission:
                 self.broken[role] = (f"running `{name}` ended the process that runs your code ({worker.dead}): did "
                                      f"it call exit() or os._exit(), or crash?{_printed(worker)}", "worker_died")
             raise StudentCodeError(*self.broken[role]) from None
+        except BaseException:
+            # Between two replies of a batch (pytest-timeout's exception, say): the worker's replies still to come
+            # would answer the next request. It must not live on.
+            worker.kill("the grader stopped waiting for its replies")
+            raise
         reply = received[0][0]
         if "error" in reply and message["op"] not in ("call", "run", "count", "peak"):
             raise StudentCodeError(reply["error"], cause=reply.get("cause") or "raised")

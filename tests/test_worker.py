@@ -300,6 +300,44 @@ def test_a_batch_of_calls_answers_each_and_stops_at_the_first_failure(submission
         "`rel_error` raised ValueError", "`rel_error` raised AttributeError"]
 
 
+def test_a_batch_whose_function_cannot_be_called_ends_at_once(submission_from):
+    """The worker answers a request whose function is gone with one error: the grader reads no more replies (it
+    used to wait, with keep_going, for replies that never came, and reported a time-out)."""
+    student = submission_from(FLAKY_REL_ERROR + "\ndef shapes(N, D, H, C):\n    global rel_error\n    rel_error = 3\n")
+    student.call("shapes", 1, 2, 3, 4)
+    with pytest.raises(StudentCodeError, match="`rel_error` is not a function") as error:
+        student.call_many("rel_error", [(1, 0.0), (2, 0.0)], keep_going=True)
+    assert error.value.result.cause == "missing" and "rel_error" not in student.broken
+    assert student.call_many("rel_error", []) == []
+
+
+def test_a_first_worker_that_cannot_start_is_started_again(tmp_path, monkeypatch):
+    """Not the submission's doing (the fork server failed, say): the next start is tried, not "no `backward`"."""
+    from conftest import load_code
+    from grader.worker import client
+    real, attempts = client.WorkerProcess, []
+
+    def fails_once(*args, **kwargs):
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise client.WorkerDied("the fork server failed (simulated)")
+        return real(*args, **kwargs)
+    monkeypatch.setattr(client, "WorkerProcess", fails_once)
+    student = load_code(tmp_path, FLAKY_REL_ERROR)
+    try:
+        assert student.loaded and student.call("rel_error", 2, 0.0) == 4 and len(attempts) == 2
+    finally:
+        student.close()
+
+
+def test_arrays_after_an_odd_sized_buffer_arrive_aligned():
+    """A float32 scalar before an array puts the array's bytes at an odd offset of the message: the decoded array
+    gets aligned memory of its own (NumPy's sums over unaligned arrays can differ in the last bits)."""
+    back = round_trip((np.float32(1.5), np.arange(10_000.0), np.int8(3), np.ones((3, 4))))
+    assert all(a.flags.aligned and a.flags.writeable for a in back[1::2])
+    assert np.sum(back[1]) == np.sum(np.arange(10_000.0))
+
+
 def test_each_call_of_a_batch_has_the_time_limit_of_one(submission_from):
     student = submission_from(FLAKY_REL_ERROR)
     student.limits = type(student.limits)(call_seconds=0.5)
@@ -412,3 +450,38 @@ def test_killing_a_child_of_ours_that_is_already_dead_collects_it():
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # collected by kill_tree
     assert not Path(f"/proc/{pid}").exists()
+
+
+ZOMBIE_LEADER = """
+import ctypes, os, sys, threading, time
+def work():
+    while True:
+        with open(sys.argv[1], "a") as marker:
+            marker.write("x")
+        time.sleep(0.05)
+os.setsid()
+threading.Thread(target=work).start()
+time.sleep(0.3)
+ctypes.CDLL(None).syscall(60, 0)  # exit(2) of the main thread only (x86-64): /proc shows "Z", the other thread runs
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc") or os.uname().machine != "x86_64", reason="Linux x86-64 syscall")
+def test_a_process_that_looks_dead_but_runs_is_killed(tmp_path):
+    """A descendant whose main thread has exited shows as a zombie in /proc while another thread of it runs on:
+    kill_tree must kill it, not take it for dead."""
+    import subprocess
+    import sys
+    marker = tmp_path / "marker"
+    marker.touch()
+    starter = subprocess.Popen([sys.executable, "-c", "import subprocess, sys, time; subprocess.Popen([sys.executable,"
+                                " '-c', sys.argv[1], sys.argv[2]]); time.sleep(60)", ZOMBIE_LEADER, str(marker)],
+                               start_new_session=True)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(state == "Z" for parent, state in processes._process_table().values()
+                                                  if parent == starter.pid):
+        time.sleep(0.05)
+    processes.kill_tree(starter.pid, starter.wait)
+    size = marker.stat().st_size
+    time.sleep(0.3)
+    assert marker.stat().st_size == size  # nothing writes any more

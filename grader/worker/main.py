@@ -213,7 +213,7 @@ class Worker:
             reply, reply_buffers = self._call_once(function, role, tree, buffers, keep)
             if "result" not in reply and not request.get("keep_going"):
                 return reply, reply_buffers
-            reply["seconds"] = self.student_seconds
+            reply.update(seconds=self.student_seconds, more=True)  # more replies to this request follow
             self.send(reply, reply_buffers)
         return self._call_once(function, role, calls[-1], buffers, keep)
 

@@ -200,7 +200,10 @@ class Decoder:
         data = self._buffer(index)
         if len(data) != math.prod(shape) * dtype.itemsize:
             raise ProtocolError("array size does not match its shape")
-        return np.ndarray(shape, dtype, data)  # over the received bytes, writable, C order
+        array = np.ndarray(shape, dtype, data)  # over the received bytes, writable, C order
+        # A buffer after one of an odd length starts at an odd offset: NumPy computes on unaligned arrays with other
+        # loops, whose sums can differ in the last bits. Such an array gets aligned memory of its own.
+        return array if array.flags.aligned else array.copy()
 
     def _buffer(self, index: Any) -> Any:
         if type(index) is not int or not 0 <= index < len(self.buffers) or index in self._used:
