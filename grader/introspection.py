@@ -1,20 +1,36 @@
 """Find code in a submission that can reach into the interpreter: frames, the module registry, the garbage collector,
-function internals, raw memory, dynamic code.
+function internals, raw memory, dynamic code and imports.
 
 Some measurements are taken in the submission's own process (grader.worker.probes: line and array counts, peak
 memory), where the submission could rewrite the code that takes them, and every such rewrite has to find the
 worker's objects first: through a frame (`sys._getframe().f_back.f_globals`), `sys.modules`, `gc.get_objects()`, a
-handed-over function's `__globals__`, `ctypes`, or code built at run time to hide one of these (`exec`, `eval`,
+handed-over function's `__globals__` or method's `__self__`, `ctypes`, a module imported or run by name
+(`importlib`, `runpy`, ...), or code built at run time to hide one of these (`exec`, `eval`,
 `getattr(sys, "_getframe")`). None of them has a use in this exercise. The grader reads the submission's files
 itself, in its own process, before the worker runs any of it; a submission that uses one gets no credit that rests on
 those measurements (grader.student.Submission._measure).
 
+What is read: the module the grader imports, the packages it sits in, and every file of the submission's folder
+that these import statically (`import x.y`, `from x import y`, `from . import y`, `from .x import *`), transitively;
+also a file of the folder named like a module that Python or an installed library could import later (the folder
+comes first on the worker's sys.path). Other files of the folder (the student's own tests, scripts) never run in the
+worker and are not read; importing by a computed name needs one of the constructs above.
+
+A string equal to a distinctive name (`"_getframe"`, `"f_back"`, `"__globals__"`, `"ctypes"`, `"importlib"`,
+`"__import__"`, ...) counts wherever it is. A string that is also an ordinary word (`"eval"`, `"exec"`, `"compile"`,
+`"globals"`, `"vars"`, `"gc"`, `"inspect"`, ...) counts only where a string can become a name lookup: as an argument
+of a call (`getattr(builtins, "eval")`, `import_module("gc")`) or as a subscript (`__builtins__["exec"]`), not
+in a comparison (`mode not in ("train", "eval")`), a docstring, a dict literal or an f-string.
+
 This closes the direct routes; code obfuscated past a static reading (computed attribute names on objects it already
-holds) is not seen, and the README says so.
+holds, such as `getattr(sys, "_get" + "frame")`) is not seen, and the README says so.
 """
 from __future__ import annotations
 
 import ast
+import os
+import sys
+from importlib.machinery import PathFinder
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -22,60 +38,212 @@ from typing import Iterable, Optional
 REACHING_ATTRIBUTES = frozenset({
     "_getframe", "_current_frames", "f_back", "f_globals", "f_locals", "f_builtins", "f_code", "tb_frame",
     "gi_frame", "cr_frame", "ag_frame", "__globals__", "__closure__", "__code__", "__subclasses__", "__builtins__",
-    "settrace", "setprofile", "monitoring",
+    "__self__", "settrace", "setprofile", "monitoring",
 })
-#: Modules whose whole purpose is introspection, raw memory or importing by name.
-REACHING_MODULES = frozenset({"gc", "ctypes", "inspect", "importlib", "_ctypes", "_testcapi", "pydoc"})
+#: Modules whose whole purpose is introspection, raw memory, or importing or running code by name.
+REACHING_MODULES = frozenset({"gc", "ctypes", "inspect", "importlib", "_ctypes", "_testcapi", "pydoc", "runpy",
+                              "pkgutil", "zipimport", "imp"})
 #: Built-in functions that run code built from strings, or hand over another namespace.
 REACHING_BUILTINS = frozenset({"exec", "eval", "compile", "__import__", "globals", "vars", "breakpoint"})
+#: Reaching names that are also ordinary words: as strings they count only where a string becomes a name lookup.
+ORDINARY_WORDS = frozenset({"exec", "eval", "compile", "globals", "vars", "breakpoint", "gc", "inspect", "pydoc",
+                            "imp"})
+#: Strings that count wherever they are: no honest program writes them as data.
+DISTINCTIVE_NAMES = (REACHING_ATTRIBUTES | REACHING_MODULES | REACHING_BUILTINS) - ORDINARY_WORDS
+#: Attributes that hand over a whole reaching module when read from another module (`np._core.overrides.inspect`).
+MODULE_ATTRIBUTES = REACHING_MODULES | {"builtins"}
 
 
-def find_introspection(files: Iterable[Path], root: Optional[Path] = None) -> Optional[str]:
-    """The first use of a reaching construct in the .py files, as "backprop.py line 7: `sys._getframe`"; None when
-    there is none. Files that do not parse are left to the import, which reports them."""
-    for path in sorted(files):
-        if path.suffix != ".py":
-            continue
-        try:
-            tree = ast.parse(path.read_bytes(), filename=str(path))
-        except (SyntaxError, ValueError, OSError):
-            continue
-        found = _first_reach(tree)
+def find_introspection(module: Path, root: Optional[Path] = None,
+                       files: Optional[Iterable[Path]] = None) -> Optional[str]:
+    """The first use of a reaching construct in the files the submission's module can import, as
+    "backprop.py line 7: `sys._getframe`"; None when there is none.
+
+    `module` is the file the grader imports, `root` the import root (its folder by default; names are given relative
+    to it), `files` every file of the submission (by default every .py file under `root`): of these, only the module,
+    its packages' __init__.py, what they import statically (transitively), and files named like a module found
+    outside the folder are read (see the module docstring). Files that do not parse are left to the import, which
+    reports them."""
+    module = Path(module).resolve()
+    root = Path(root).resolve() if root is not None else module.parent
+    available = {Path(p).resolve() for p in (files if files is not None else root.rglob("*.py"))}
+    available = {p for p in available | {module} if p.suffix == ".py"}
+    for path in sorted(_read_files(module, root, available)):
+        tree = _parse(path)
+        found = _first_reach(tree) if tree is not None else None
         if found is not None:
             line, what = found
-            name = path.relative_to(root).as_posix() if root is not None and path.is_relative_to(root) else path.name
+            name = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
             return f"{name} line {line}: `{what}`"
     return None
 
 
+# ------------------------------------------------------------------------------------ which files are read
+def _parse(path: Path) -> Optional[ast.AST]:
+    try:
+        return ast.parse(path.read_bytes(), filename=str(path))
+    except (SyntaxError, ValueError, OSError):
+        return None
+
+
+def _read_files(module: Path, root: Path, available: set) -> set:
+    """The module, its packages' __init__.py, the files that shadow outside modules, and what all of these import
+    from the folder, transitively."""
+    folders = {parent for path in available for parent in path.parents if parent.is_relative_to(root)}
+
+    def files_of(parts: tuple) -> list:
+        """The files `import a.b.c` runs (a/__init__.py, a/b/__init__.py, then a/b/c/__init__.py or a/b/c.py) when
+        they are in the folder; none when the name is not in the folder (numpy)."""
+        found = []
+        for k in range(1, len(parts) + 1):
+            base = root.joinpath(*parts[:k])
+            here = [p for p in (base / "__init__.py", base.with_name(parts[k - 1] + ".py")) if p in available]
+            if not here and base not in folders:  # neither a module, a package nor a namespace folder here
+                break
+            found += here
+        return found
+
+    def package_of(path: Path) -> Optional[tuple]:
+        """The dotted name (as parts) of the package `path` sits in, relative to root; None outside root."""
+        return path.parent.relative_to(root).parts if path.parent.is_relative_to(root) else None
+
+    queue = [module]
+    if module.is_relative_to(root):  # importing a.b.c runs a/__init__.py and a/b/__init__.py first
+        queue += files_of(module.relative_to(root).with_suffix("").parts)
+    queue += [file for name in _shadowing_names(root, available) for file in files_of((name,))]
+    seen: set = set()
+    while queue:
+        path = queue.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        tree = _parse(path)
+        if tree is None:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    queue += files_of(tuple(alias.name.split(".")))
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    package = package_of(path)
+                    if package is None or node.level - 1 > len(package):
+                        continue
+                    base = package[:len(package) - (node.level - 1)]
+                else:
+                    base = ()
+                parts = base + tuple(node.module.split(".") if node.module else ())
+                target = files_of(parts) if parts else []
+                queue += target
+                names = [alias.name for alias in node.names]
+                if names == ["*"]:  # a package's __all__ may name its submodules
+                    names = [n for init in target if init.name == "__init__.py" and init.parent == root.joinpath(
+                        *parts) for n in _all_names(init)]
+                for name in names:
+                    queue += files_of(parts + (name,))
+    return seen
+
+
+def _all_names(path: Path) -> list:
+    """The strings of a literal `__all__` in the file."""
+    tree = _parse(path)
+    names: list = []
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, (ast.Assign, ast.AugAssign)) and isinstance(node.value, (ast.List, ast.Tuple)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
+                names += [e.value for e in node.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+    return names
+
+
+def _shadowing_names(root: Path, available: set) -> list:
+    """Top-level modules and packages of the folder named like a module found outside it (the standard library's
+    or an installed one's): whatever imports that name later in the worker runs the submission's file instead."""
+    names = {path.relative_to(root).parts[0].removesuffix(".py") for path in available if path.is_relative_to(root)}
+    outside = [p for p in sys.path if p and os.path.isdir(p) and Path(p).resolve() != root]
+    shadowing = []
+    for name in sorted(names):
+        try:
+            if name.isidentifier() and PathFinder.find_spec(name, outside) is not None:
+                shadowing.append(name)
+        except (ImportError, ValueError, OSError):
+            continue
+    return shadowing
+
+
+# ------------------------------------------------------------------------------------ what counts as reaching
 def _first_reach(tree: ast.AST) -> Optional[tuple[int, str]]:
     """(line, the construct) of the earliest reaching construct in the tree, or None."""
-    bound = _bound_names(tree)
-    found = [(node.lineno, node.col_offset, hit) for node in ast.walk(tree) for hit in [_reach(node, bound)]
-             if hit is not None]
+    names = _Names(tree)
+    lookups = _lookup_strings(tree)
+    found = [(node.lineno, node.col_offset, hit) for node in ast.walk(tree)
+             for hit in [_reach(node, names, lookups)] if hit is not None]
     return min(found)[::2] if found else None
 
 
-def _bound_names(tree: ast.AST) -> set:
-    """Names the file binds itself (a variable called `vars` is not the built-in)."""
-    bound = set()
+class _Names:
+    """What the file's own names are: the ones it binds itself (a variable called `vars` is not the built-in), the
+    ones it imports (roots of module chains), and its names for `sys` and `builtins` (`import sys as s`)."""
+
+    def __init__(self, tree: ast.AST):
+        self.bound: set = set()
+        self.imported: set = set()
+        self.sys = {"sys"}
+        self.builtins = {"builtins", "__builtins__"}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+                self.bound.add(node.id)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                self.bound.add(node.name)
+            elif isinstance(node, ast.arg):
+                self.bound.add(node.arg)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                for alias in node.names:
+                    name = alias.asname or alias.name.split(".")[0]
+                    self.imported.add(name)
+                    if alias.name in ("sys", "builtins") and (isinstance(node, ast.ImportFrom) or alias.asname):
+                        (self.sys if alias.name == "sys" else self.builtins).add(name)
+
+
+def _lookup_strings(tree: ast.AST) -> set:
+    """ids of the string constants that sit where a string can become a name lookup: an argument of a call, a
+    subscript, or inside a list, tuple, set, conditional or `or` that sits there."""
+    found: set = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.Constant):
+            found.add(id(node))
+        elif isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+            for element in node.elts:
+                visit(element)
+        elif isinstance(node, ast.Starred):
+            visit(node.value)
+        elif isinstance(node, ast.IfExp):
+            visit(node.body)
+            visit(node.orelse)
+        elif isinstance(node, ast.BoolOp):
+            for value in node.values:
+                visit(value)
+
     for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-            bound.add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound.add(node.name)
-        elif isinstance(node, ast.arg):
-            bound.add(node.arg)
-    return bound
+        if isinstance(node, ast.Call):
+            for argument in [*node.args, *(keyword.value for keyword in node.keywords)]:
+                visit(argument)
+        elif isinstance(node, ast.Subscript):
+            visit(node.slice)
+    return found
 
 
-def _reach(node: ast.AST, bound: set) -> Optional[str]:
+def _reach(node: ast.AST, names: _Names, lookups: set) -> Optional[str]:
     """The construct `node` is, when it is a reaching one."""
     if isinstance(node, ast.Attribute):
-        owner = node.value.id if isinstance(node.value, ast.Name) else None
-        if node.attr in REACHING_ATTRIBUTES or (owner in ("builtins", "__builtins__") and node.attr in
-                                                 REACHING_BUILTINS) or (owner == "sys" and node.attr == "modules"):
+        if _reaching_attribute(node.value, node.attr, names):
             return f"{_dotted(node.value)}.{node.attr}"
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr" and (
+            "getattr" not in names.bound) and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and (
+            isinstance(node.args[1].value, str)) and node.args[1].value not in DISTINCTIVE_NAMES and (
+            _reaching_attribute(node.args[0], node.args[1].value, names)):
+        return f"getattr({_dotted(node.args[0])}, {node.args[1].value!r})"  # getattr(sys, "modules")
     elif isinstance(node, ast.Import):
         for alias in node.names:
             if alias.name.split(".")[0] in REACHING_MODULES:
@@ -85,16 +253,30 @@ def _reach(node: ast.AST, bound: set) -> Optional[str]:
         if module.split(".")[0] in REACHING_MODULES:
             return f"from {module} import ..."
         for alias in node.names:
-            if alias.name in REACHING_ATTRIBUTES or (module == "sys" and alias.name == "modules") or (
+            if alias.name in REACHING_ATTRIBUTES or alias.name in REACHING_MODULES or (
+                    module == "sys" and alias.name == "modules") or (
                     module == "builtins" and alias.name in REACHING_BUILTINS):
-                return f"from {module} import {alias.name}"
+                return f"from {'.' * node.level}{module} import {alias.name}"
     elif isinstance(node, ast.Name) and (node.id in REACHING_BUILTINS or node.id == "__builtins__") and (
-            node.id not in bound):
+            node.id not in names.bound):
         return node.id
     elif isinstance(node, ast.Constant) and isinstance(node.value, str) and (
-            node.value in REACHING_ATTRIBUTES or node.value in REACHING_BUILTINS or node.value in REACHING_MODULES):
+            node.value in DISTINCTIVE_NAMES or (node.value in ORDINARY_WORDS and id(node) in lookups)):
         return repr(node.value)  # getattr(sys, "_getframe"), __builtins__["exec"], import_module("gc")
     return None
+
+
+def _reaching_attribute(owner: ast.AST, attr: str, names: _Names) -> bool:
+    """Whether reading `attr` from `owner` reaches: a reaching attribute of anything, `modules` or `__dict__` of
+    sys, a reaching built-in or `__dict__` of builtins, or a reaching module held by a module (`np.x.inspect`)."""
+    last = owner.id if isinstance(owner, ast.Name) else owner.attr if isinstance(owner, ast.Attribute) else None
+    root = owner
+    while isinstance(root, ast.Attribute):
+        root = root.value
+    return attr in REACHING_ATTRIBUTES or (
+        last in names.sys and attr in ("modules", "__dict__")) or (
+        last in names.builtins and (attr in REACHING_BUILTINS or attr == "__dict__")) or (
+        attr in MODULE_ATTRIBUTES and isinstance(root, ast.Name) and root.id in names.imported)
 
 
 def _dotted(node: ast.AST) -> str:
