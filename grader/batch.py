@@ -1,8 +1,11 @@
 """Grade a whole class: `backprop-grader batch DIR --out FOLDER [--jobs N]`.
 
 Every entry of DIR (a .py file or a folder) is one student, named after it; a Gradescope "export submissions"
-folder (with submission_metadata.yml) is read too, naming each submission folder after its submitter. Submissions
-are graded in parallel processes (one grading process each, as `grade` does), with a progress line. FOLDER gets:
+folder (with submission_metadata.yml) is read too, naming each submission folder after its submitter. Entries whose
+names clash (`a b.py` and `a_b.py`, `carl.py` and `carl/`, one sid twice) are all graded, as name, name-2, ..., with a
+warning. A folder without a file to grade is that student's mistake: a report with score 0 says what it holds.
+Submissions are graded in parallel processes (one grading process each, as `grade` does), with a progress line.
+FOLDER gets:
   reports/<student>.json  the `grade --json` report, plus "files" (sha256 of every file) and "rubric_sha256"
   gradebook.csv           student, one column per autograded item, total
   summary.md              score histogram, per-item pass rates, the most common mistakes by cause code
@@ -27,7 +30,7 @@ import yaml
 
 from grader import student
 from grader.mutants import MUTANTS
-from grader.report import Report, write_atomically
+from grader.report import ItemResult, Report, write_atomically
 from grader.rubric import Rubric
 from grader.seeding import derive_seed
 
@@ -57,6 +60,7 @@ CAUSE_WORDS = {
     "dtype": "a wrong dtype", "wrong_shape": "a wrong shape", "bad_output": "outputs of the wrong type",
     "modifies_input": "in-place edits of the inputs", "shapes": "wrong shapes in part 1",
     "loops_over_batch": "a loop over the batch", "numerical_not_analytic": "a numerical backward pass",
+    "hidden_work": "work handed to threads started before the call (not checkable)",
     "not_working": "functions that do not work yet (vectorization not judged)",
     "tampering": "switches the measurement off",
     "reaches_into_interpreter": "code that reaches into the interpreter (frames, modules)",
@@ -79,6 +83,7 @@ CAUSE_WORDS = {
     "python2": "Python 2 code", "import_timeout": "runs something long at import",
     "exits_at_import": "exits when imported", "missing_module": "imports a module that is not installed",
     "worker_died": "crashes or exits while graded", "memory_limit": "out of memory", "output_limit": "too much output",
+    "submission_not_found": "no file to grade (e.g. two .py files, none named as the rubric's)",
 }
 
 
@@ -105,21 +110,63 @@ def cause_words(code: str) -> str:
 
 @dataclass(frozen=True)
 class Entry:
+    """One submission of the class: the name it is graded under (its report's and gradebook row's), its path, and,
+    when another entry had that name first, the name it would have had."""
+
     student: str
     path: Path
+    clashes_with: Optional[str] = None
 
 
 def find_submissions(folder: Path) -> list[Entry]:
     """One entry per .py file or folder in `folder` (hidden ones and the metadata file left out), named after it,
-    or after its submitter in a Gradescope export."""
+    or after its submitter in a Gradescope export. Every entry gets a name of its own: see distinct_names."""
     names = _gradescope_names(folder)
-    entries = []
+    found = []
     for path in sorted(folder.iterdir()):
         if path.name.startswith((".", "_")) or path.name == METADATA:
             continue
         if path.is_dir() or path.suffix == ".py":
-            entries.append(Entry(_safe(names.get(path.name, path.stem if path.is_file() else path.name)), path))
-    return entries
+            found.append((_safe(names.get(path.name, path.stem if path.is_file() else path.name)), path))
+    return distinct_names(found)
+
+
+def distinct_names(found: list[tuple[str, Path]]) -> list[Entry]:
+    """Entries for (name, path) pairs whose names may clash (`a b.py` and `a_b.py` are both a_b, `carl.py` and
+    `carl/` both carl, two export folders may have one sid): an entry whose file or folder is named exactly so keeps
+    the name first, then the others in order of their path's name, so a second run gives the same names; the next
+    ones get name-2, name-3, ... (never a name another entry has). Sorted by path, as `found`."""
+    taken = {name for name, _ in found}
+    given: dict[Path, Entry] = {}
+    first: set[str] = set()
+    for name, path in sorted(found, key=lambda pair: (_stem(pair[1]) != pair[0], pair[1].name)):
+        if name not in first:
+            first.add(name)
+            given[path] = Entry(name, path)
+            continue
+        number = 2
+        while f"{name}-{number}" in taken:
+            number += 1
+        taken.add(f"{name}-{number}")
+        given[path] = Entry(f"{name}-{number}", path, clashes_with=name)
+    return [given[path] for _, path in found]
+
+
+def _stem(path: Path) -> str:
+    """What an entry is named after when it is not in a Gradescope export: a file's stem, a folder's name."""
+    return path.stem if path.is_file() else path.name
+
+
+def name_clashes(entries: list[Entry]) -> list[str]:
+    """One warning per name several entries had, naming them and the names they are graded under."""
+    clashing = {entry.clashes_with for entry in entries if entry.clashes_with}
+    warnings = []
+    for name in sorted(clashing):
+        group = [entry for entry in entries if name in (entry.student, entry.clashes_with)]
+        listed = ", ".join(f"{entry.path.name} as {entry.student}" for entry in group)
+        warnings.append(f"{len(group)} submissions would be named {name}: each is graded under a name of its own "
+                        f"({listed})")
+    return warnings
 
 
 def _gradescope_names(folder: Path) -> dict[str, str]:
@@ -165,13 +212,12 @@ def _reusable(report_path: Path, hashes: dict, rubric: Rubric) -> Optional[Repor
 
 def grade_one(entry: Entry, rubric: Rubric, out: Path, timed: bool,
               run: Callable) -> tuple[Entry, Report, bool]:
-    """(entry, report, reused?) for one student; a submission that cannot even be located gets a failure report."""
-    from grader.scoring import failure_report
+    """(entry, report, reused?) for one student; a submission without a file to grade gets a report saying so."""
     report_path = out / "reports" / f"{entry.student}.json"
     try:
         source = student.locate(entry.path, rubric.submission)
     except student.SubmissionNotFound as error:
-        report = failure_report(rubric, None, str(entry.path), str(error))
+        report = not_found_report(rubric, entry, str(error))
         write_atomically(report_path, json.dumps({**report.to_json(), "files": {},
                                                   "rubric_sha256": rubric.digest}, indent=2) + "\n")
         return entry, report, False
@@ -183,6 +229,17 @@ def grade_one(entry: Entry, rubric: Rubric, out: Path, timed: bool,
     write_atomically(report_path, json.dumps({**report.to_json(), "files": hashes, "rubric_sha256": rubric.digest},
                                              indent=2) + "\n")
     return entry, report, False
+
+
+def not_found_report(rubric: Rubric, entry: Entry, message: str) -> Report:
+    """The report of a submission with no file to grade (a folder with two .py files, none of them the rubric's, or
+    none): the student's mistake, not the grader's. Score 0, every autograded item failed saying what was found."""
+    from grader.scoring import make_report, score_item
+    feedback = f"not graded: {message}"
+    items = [score_item(item, []) if item.manual else
+             ItemResult(item.id, item.title, 0.0, item.points, "failed", feedback, cause="submission_not_found")
+             for item in rubric.items]
+    return make_report(rubric, items, None, str(entry.path))
 
 
 class Progress:
@@ -209,9 +266,8 @@ class Progress:
             self.stream.flush()
 
 
-def run_batch(folder: Path, out: Path, rubric: Rubric, jobs: int, timed: bool, run: Callable) -> dict:
-    """Grade every submission of `folder` into `out`; {student: (report, reused?)}."""
-    entries = find_submissions(folder)
+def run_batch(entries: list[Entry], out: Path, rubric: Rubric, jobs: int, timed: bool, run: Callable) -> dict:
+    """Grade every entry (find_submissions: their names are distinct) into `out`; {student: (report, reused?)}."""
     progress = Progress(len(entries))
     results = {}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:  # each job waits on its own grading process

@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import grader
 from grader import processes, sources
@@ -40,6 +40,9 @@ from grader.scoring import failure_report
 from grader.seeding import SEED_VARIABLE, derive_seed, seed_value
 from grader.writeup import find_writeup
 
+if TYPE_CHECKING:  # grader.batch is imported by `batch` only
+    from grader.batch import Entry
+
 #: Output of the grading process kept for error reports, in characters.
 LOG_TAIL = 4000
 #: Bounds on the grading process (it runs the submission): address space, and the size of any file it writes
@@ -49,6 +52,10 @@ OUTPUT_LIMIT = 64 * 2**20
 #: Pin BLAS to one thread: timings stay stable under load, and memory limits see one thread's buffers.
 CHILD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
              "PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+
+
+#: What `grade` writes, by option, as named in the example of a usage error.
+OUTPUT_NAMES = {"--json": "report.json", "--gradescope": "results.json"}
 
 
 class UsageError(Exception):
@@ -131,10 +138,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.run_as and "," in args.run_as and args.command != "batch":
             raise UsageError("--run-as takes one user here (several, comma-separated, only for batch)")
         if args.command == "batch":
-            if not args.folder.is_dir():
-                raise sources.SubmissionNotFound(f"{args.folder}: not a folder")
             return _batch(args, rubric)
         source = sources.locate(args.submission, rubric.submission)
+        for option in OUTPUT_NAMES:  # before grading: a report that cannot be written is no report
+            check_output_file(option, getattr(args, option[2:]))
     except (RubricError, sources.SubmissionNotFound, UsageError) as error:
         print(f"backprop-grader: {error}", file=sys.stderr)
         return 2
@@ -153,10 +160,34 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def load_rubric_option(args: argparse.Namespace) -> Rubric:
     """The rubric named by --rubric (a file or a bundled rubric's name; default rubrics/backprop.yaml), with the
     command line's time limits applied. Raises RubricError."""
-    rubric = load_rubric(find_rubric(args.rubric) if args.rubric else default_rubric_path())
+    path = find_rubric(args.rubric) if args.rubric else default_rubric_path()
+    if not path.exists():
+        raise RubricError(f"--rubric {args.rubric}: no such file, nor a bundled rubric of that name (bundled: "
+                          f"{', '.join(bundled_rubrics()) or 'none installed'})")
+    rubric = load_rubric(path)
     return rubric.with_time_limits(test=getattr(args, "timeout", None), total=getattr(args, "total_timeout", None),
                                    call=getattr(args, "call_timeout", None),
                                    **{"import": getattr(args, "import_timeout", None)})
+
+
+def bundled_rubrics() -> list[str]:
+    """The names --rubric accepts besides a file: the bundled rubrics, without .yaml."""
+    try:
+        return sorted(path.stem for path in default_rubric_path().parent.glob("*.yaml"))
+    except RubricError:  # none installed
+        return []
+
+
+def check_output_file(option: str, path: Optional[Path]) -> None:
+    """Raise UsageError unless `path` (the value of `option`, None when absent) can be written as a file: not a
+    folder, in a folder that exists."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise UsageError(f"{option} {path}: is a folder; give a file name (e.g. {path / OUTPUT_NAMES[option]})")
+    if not path.parent.is_dir():
+        problem = "is not a folder" if path.parent.exists() else "does not exist"
+        raise UsageError(f"{option} {path}: {path.parent} {problem}")
 
 
 def check_run_as(user: Optional[str]) -> None:
@@ -200,8 +231,15 @@ def grade_source(source: sources.SubmissionSource, rubric: Rubric,
 def _batch(args: argparse.Namespace, rubric: Rubric) -> int:
     """Grade a folder. With --run-as USER1,USER2,... each grading running at once has a user of its own: gradings
     run as one user could signal each other's processes, and the end of one kills every process of its user."""
-    from grader.batch import run_batch
+    from grader.batch import name_clashes, run_batch
+    entries = batch_entries(args)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # a file on the way, no permission
+        raise UsageError(f"--out {args.out}: cannot make the folder ({error.strerror})") from None
     warn_default_salt(rubric)
+    for warning in name_clashes(entries):
+        print(f"backprop-grader: warning: {warning}", file=sys.stderr)
     users = queue.Queue()
     jobs = args.jobs
     names = args.run_as.split(",") if args.run_as else [None] * max(1, jobs)  # a token per grading running at once
@@ -218,15 +256,34 @@ def _batch(args: argparse.Namespace, rubric: Rubric) -> int:
             return run_grading(*arguments, run_as=user, **keywords)
         finally:
             users.put(user)
-    results = run_batch(args.folder, args.out, rubric, jobs, not args.no_timing, run)
+    results = run_batch(entries, args.out, rubric, jobs, not args.no_timing, run)
     graded = sum(1 for _, reused in results.values() if not reused)
     print(f"{len(results)} submissions: {graded} graded, {len(results) - graded} kept from an earlier run. "
           f"Gradebook: {args.out / 'gradebook.csv'}; summary: {args.out / 'summary.md'}")
     return 0
 
 
+def batch_entries(args: argparse.Namespace) -> list[Entry]:
+    """The submissions `batch` grades, once its command line is checked: raises UsageError or
+    SubmissionNotFound, before anything is graded or written."""
+    from grader.batch import find_submissions
+    if args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: the number of submissions graded at once is 1 or more")
+    if not args.folder.is_dir():
+        raise sources.SubmissionNotFound(f"{args.folder}: not a folder")
+    if args.out.exists() and not args.out.is_dir():
+        raise UsageError(f"--out {args.out}: is a file; give a folder (made when it does not exist)")
+    entries = find_submissions(args.folder)
+    if not entries:
+        raise UsageError(f"no submissions in {args.folder} (a .py file or a folder per student)")
+    return entries
+
+
 def _package(args: argparse.Namespace, rubric: Rubric) -> int:
     from grader.package import SourceTreeMissing, build_package
+    if args.output.is_dir():
+        raise UsageError(f"-o {args.output}: is a folder; give the zip's file name (e.g. "
+                         f"{args.output / 'autograder.zip'})")
     if has_default_salt(rubric) and not args.allow_default_salt:  # a real assignment's seeds must not be public
         raise UsageError(f"{rubric.path} still has the default, public salt: anyone could precompute the grading "
                          f"inputs. Copy rubrics/backprop.yaml (or the rubric you use), set its `salt:` to a private "

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import sys
-import tempfile
 import textwrap
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -55,13 +55,31 @@ class Report:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write via a temporary file and a rename, so a reader never sees half a report."""
+    """Write via a temporary file and a rename, so a reader never sees half a report. The file gets the permissions
+    of any file its user creates (0666 less the umask: 0644 usually), as the gradebook and summary.png do: reports
+    hold nothing the gradebook beside them does not. (tempfile.mkstemp would make them 0600 by accident.) On failure
+    (a folder at `path`, a full disk) the temporary file is removed and the error raised."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        stream.write(text)
-    os.replace(temporary, path)
+    handle, temporary = _new_temporary(path)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _new_temporary(path: Path) -> tuple[int, Path]:
+    """(descriptor, path) of a new, empty file beside `path`, created with mode 0666 so that the umask applies."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)  # O_BINARY: Windows, as mkstemp
+    while True:
+        temporary = path.parent / f".{path.name}.{secrets.token_hex(6)}"
+        try:
+            return os.open(temporary, flags, 0o666), temporary
+        except FileExistsError:  # that name is taken: draw another
+            continue
 
 
 def show(text: str, stream=None) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
+import stat
 
 import pytest
 
@@ -103,19 +105,117 @@ def test_second_run_regrades_only_changed_or_incomplete_reports(first_run, tmp_p
 
 
 def test_gradescope_export_names_students_by_sid(tmp_path):
+    """One sid on two submission folders (e.g. a student enrolled twice): both are graded, the second as sid-2."""
     export = tmp_path / "export"
-    (export / "submission_111").mkdir(parents=True)
-    (export / "submission_111" / "backprop.py").write_text(BASE)
+    for folder, code in (("submission_111", BASE), ("submission_222", "x = 1\n")):
+        (export / folder).mkdir(parents=True)
+        (export / folder / "backprop.py").write_text(code)
     (export / "submission_metadata.yml").write_text(
-        "submission_111:\n  :submitters:\n  - :name: Alice Liddell\n    :sid: '20261'\n    :email: alice@x.edu\n")
+        "submission_111:\n  :submitters:\n  - :name: Alice Liddell\n    :sid: '20261'\n    :email: alice@x.edu\n"
+        "submission_222:\n  :submitters:\n  - :name: Alice L.\n    :sid: '20261'\n    :email: al@x.edu\n")
     out = tmp_path / "out"
-    assert batch(export, out, "--rubric", str(rubric_of(tmp_path, "part1.shapes".__eq__))).returncode == 0
-    assert list(gradebook(out)) == ["20261"] and gradebook(out)["20261"]["total"] == "8"
+    result = batch(export, out, "--rubric", str(rubric_of(tmp_path, "part1.shapes".__eq__)))
+    assert result.returncode == 0, result.stderr
+    assert "backprop-grader: warning: 2 submissions would be named 20261: each is graded under a name of its own " \
+           "(submission_111 as 20261, submission_222 as 20261-2)" in result.stderr
+    assert "2 submissions: 2 graded" in result.stdout
+    book = gradebook(out)
+    assert list(book) == ["20261", "20261-2"] and book["20261"]["total"] == "8" and book["20261-2"]["total"] == "0"
+
+
+def one_line_error(result) -> str:
+    """The usage error's message: exit code 2, one line on stderr, nothing on stdout."""
+    assert result.returncode == 2 and result.stdout == "", (result.returncode, result.stdout, result.stderr)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
 
 
 def test_batch_usage_errors(tmp_path):
-    result = run_cli("batch", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"))
-    assert result.returncode == 2 and "not a folder" in result.stderr
+    """Each a usage error before anything is graded or written, not a traceback."""
+    out = tmp_path / "out"
+    assert one_line_error(run_cli("batch", str(tmp_path / "nowhere"), "--out", str(out))) == \
+        f"backprop-grader: {tmp_path / 'nowhere'}: not a folder"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("not a submission\n")
+    assert one_line_error(run_cli("batch", str(empty), "--out", str(out))) == \
+        f"backprop-grader: no submissions in {empty} (a .py file or a folder per student)"
+    (tmp_path / "class").mkdir()
+    (tmp_path / "class" / "alice.py").write_text(BASE)
+    for jobs in ("0", "-2"):
+        assert one_line_error(run_cli("batch", str(tmp_path / "class"), "--out", str(out), "--jobs", jobs)) == \
+            f"backprop-grader: --jobs {jobs}: the number of submissions graded at once is 1 or more"
+    a_file = tmp_path / "gradebook.csv"
+    a_file.write_text("kept\n")
+    assert one_line_error(run_cli("batch", str(tmp_path / "class"), "--out", str(a_file))) == \
+        f"backprop-grader: --out {a_file}: is a file; give a folder (made when it does not exist)"
+    assert one_line_error(run_cli("batch", str(tmp_path / "class"), "--out", str(a_file / "out"))) == \
+        f"backprop-grader: --out {a_file / 'out'}: cannot make the folder (Not a directory)"
+    assert not out.exists() and a_file.read_text() == "kept\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["class", "empty", "gradebook.csv"]  # no temporary file
+
+
+@pytest.fixture(scope="module")
+def clashing_run(tmp_path_factory):
+    """(output folder, result) of a batch, on one item, over entries whose names clash, one of them a folder with
+    two .py files and none named backprop.py."""
+    root = tmp_path_factory.mktemp("clash")
+    folder = root / "class"
+    folder.mkdir()
+    (folder / "a b.py").write_text(BASE)
+    (folder / "a_b.py").write_text("x = 1\n")  # no shapes: 0 points
+    (folder / "carl.py").write_text(BASE)
+    (folder / "carl").mkdir()
+    (folder / "carl" / "part1.py").write_text(BASE)
+    (folder / "carl" / "part2.py").write_text(BASE)
+    (folder / "carl-2.py").write_text(BASE)  # a real student named carl-2 keeps the name
+    rubric = rubric_of(root, "part1.shapes".__eq__)
+    return root / "out", batch(folder, root / "out", "--rubric", str(rubric))
+
+
+@pytest.mark.xdist_group("batch-clash")
+def test_clashing_names_are_all_graded_with_a_warning(clashing_run):
+    out, result = clashing_run
+    assert result.returncode == 0, result.stderr
+    assert "backprop-grader: warning: 2 submissions would be named a_b: each is graded under a name of its own " \
+           "(a b.py as a_b-2, a_b.py as a_b)" in result.stderr  # the entry named exactly so keeps the name
+    assert "backprop-grader: warning: 2 submissions would be named carl: each is graded under a name of its own " \
+           "(carl as carl, carl.py as carl-3)" in result.stderr
+    assert "5 submissions: 5 graded, 0 kept" in result.stdout
+    book = gradebook(out)
+    assert list(book) == ["a_b", "a_b-2", "carl", "carl-2", "carl-3"]
+    assert [book[name]["total"] for name in book] == ["0", "8", "0", "8", "8"]
+    for name, entry in (("a_b", "a_b.py"), ("a_b-2", "a b.py"), ("carl", "carl"), ("carl-3", "carl.py")):
+        assert json.loads((out / "reports" / f"{name}.json").read_text())["submission"].endswith(f"/{entry}")
+
+
+@pytest.mark.xdist_group("batch-clash")
+def test_a_folder_without_the_file_to_grade_is_the_students_mistake(clashing_run):
+    """Not "grading failed": score 0, each item saying what the folder holds, and no grader error in summary.md."""
+    out, result = clashing_run
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "reports" / "carl.json").read_text())
+    assert report["score"] == 0 and "error" not in report
+    shapes = report["items"][0]
+    assert shapes["status"] == "failed" and shapes["cause"] == "submission_not_found"
+    assert shapes["feedback"] == (f"not graded: {out.parent / 'class' / 'carl'}: expected backprop.py (or exactly "
+                                  f"one .py file) in the folder, found part1.py, part2.py")
+    summary = (out / "summary.md").read_text()
+    assert "grader_error" not in summary and "| part1.shapes | 3 | 0 | 2 | 0 |" in summary
+    assert "- no file to grade (e.g. two .py files, none named as the rubric's) (`submission_not_found`): 1 student" \
+        in summary
+
+
+@pytest.mark.xdist_group("batch-clash")
+def test_outputs_have_the_permissions_of_any_file_their_user_makes(clashing_run):
+    """reports, summary.md and gradebook.csv alike: 0666 less the umask (0644 under the usual 022), not 0600."""
+    out, _ = clashing_run
+    umask = os.umask(0)
+    os.umask(umask)
+    outputs = [out / "gradebook.csv", out / "summary.md", *sorted((out / "reports").iterdir())]
+    assert {path.name: stat.S_IMODE(path.stat().st_mode) for path in outputs} == \
+        {path.name: 0o666 & ~umask for path in outputs}
 
 
 def _cause_codes_in_source() -> set:

@@ -41,6 +41,51 @@ def test_usage_errors_exit_2(tmp_path):
     assert run_cli().returncode == 2
 
 
+def test_report_paths_are_checked_before_grading(tmp_path):
+    """A --json or --gradescope that cannot be written is a usage error before anything is graded (it was a traceback
+    after the whole grading, with a temporary file left behind)."""
+    a_file, folder = tmp_path / "notes.txt", tmp_path / "reports"
+    a_file.write_text("kept\n")
+    folder.mkdir()
+    cases = {
+        ("--json", folder): f"{folder}: is a folder; give a file name (e.g. {folder / 'report.json'})",
+        ("--gradescope", folder): f"{folder}: is a folder; give a file name (e.g. {folder / 'results.json'})",
+        ("--json", tmp_path / "nowhere" / "r.json"): f"{tmp_path / 'nowhere' / 'r.json'}: {tmp_path / 'nowhere'} does "
+                                                     f"not exist",
+        ("--gradescope", a_file / "r.json"): f"{a_file / 'r.json'}: {a_file} is not a folder",
+    }
+    for (option, path), message in cases.items():
+        result = run_cli("grade", str(SUBMISSIONS / "student_correct.py"), option, str(path))
+        assert result.returncode == 2 and result.stdout == "", (option, path, result.stdout)  # no score table
+        assert result.stderr == f"backprop-grader: {option} {message}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "reports"] and not any(folder.iterdir())
+
+
+def test_an_unknown_rubric_name_lists_the_bundled_ones(tmp_path):
+    result = run_cli("grade", str(SUBMISSIONS / "student_correct.py"), "--rubric", "cs231n_two_layers")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == ("backprop-grader: --rubric cs231n_two_layers: no such file, nor a bundled rubric of that "
+                             "name (bundled: backprop, cs231n_fc_net, cs231n_two_layer)\n")
+
+
+def test_reports_are_written_whole_with_the_umask_and_leave_no_temporary_file(tmp_path):
+    """0666 less the umask (as open() makes the gradebook), not mkstemp's 0600; a failed write leaves nothing."""
+    from grader.report import write_atomically
+    before = os.umask(0o022)
+    try:
+        write_atomically(tmp_path / "a.json", "{}\n")
+        os.umask(0o077)
+        write_atomically(tmp_path / "b.json", "{}\n")
+    finally:
+        os.umask(before)
+    assert oct((tmp_path / "a.json").stat().st_mode & 0o777) == oct(0o644)
+    assert oct((tmp_path / "b.json").stat().st_mode & 0o777) == oct(0o600)
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(IsADirectoryError):
+        write_atomically(tmp_path / "folder", "{}\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.json", "folder"]
+
+
 @pytest.mark.parametrize("option", ["--timeout", "--import-timeout", "--call-timeout", "--total-timeout"])
 def test_a_time_limit_that_is_not_positive_and_finite_is_a_usage_error(option):
     """Not a report that fails every item and blames the student ("did not return within -5 s")."""

@@ -32,6 +32,13 @@ def package(tmp_path_factory) -> Path:
     return output
 
 
+def test_package_into_a_folder_is_a_usage_error(tmp_path):
+    result = run_cli("package", "-o", str(tmp_path), "--allow-default-salt")
+    assert result.returncode == 2 and result.stdout == "" and not any(tmp_path.iterdir())
+    assert result.stderr == (f"backprop-grader: -o {tmp_path}: is a folder; give the zip's file name (e.g. "
+                             f"{tmp_path / 'autograder.zip'})\n")
+
+
 def test_package_refuses_the_default_salt(tmp_path):
     output = tmp_path / "autograder.zip"
     result = run_cli("package", "-o", str(output))
