@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -183,18 +184,41 @@ def _processes_of(uid: int) -> list[int]:
     return found
 
 
-#: Folders any user may write to: where a submission run as a dedicated user can leave files behind.
-SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm")
+#: Folders any user may write to on usual systems: where a submission run as a dedicated user can leave files.
+SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock", "/dev/mqueue", "/var/crash")
+#: Where other world-writable folders may sit (one level down is searched: /run/screen, /var/mail, ...).
+SHARED_PARENTS = ("/", "/var", "/run", "/dev", "/var/lib")
 
 
-def remove_files_of(uid: int, roots: tuple = SHARED_WRITABLE) -> list[str]:
-    """Remove every file and folder under `roots` owned by `uid` (a dedicated run-as user, after its processes are
-    killed), without following links; the removed paths. What a submission leaves there could pass answers to a
-    later grading run as the same user, or to a regrade."""
+def shared_writable_folders(known: tuple = SHARED_WRITABLE, parents: tuple = SHARED_PARENTS) -> list[str]:
+    """The world-writable folders of this system: `known` ones that exist and any world-writable folder directly in
+    `parents`, each once (/var/lock is usually a link to /run/lock) and as its real path."""
+    found = []
+    candidates = list(known)
+    for parent in parents:
+        try:
+            candidates += [entry.path for entry in os.scandir(parent) if entry.is_dir(follow_symlinks=True)]
+        except OSError:
+            continue
+    for path in candidates:
+        try:
+            real = os.path.realpath(path)
+            if os.stat(real).st_mode & stat.S_IWOTH and real not in found:
+                found.append(real)
+        except OSError:
+            continue
+    return found
+
+
+def remove_files_of(uid: int, roots: Optional[list] = None) -> list[str]:
+    """Remove every file and folder owned by `uid` (a dedicated run-as user, after its processes are killed) under
+    `roots` (default: every world-writable folder, `shared_writable_folders`), without following links; the removed
+    paths. What a submission leaves there could pass answers to a later grading run as the same user, or to a
+    regrade."""
     if uid in (0, os.getuid()):
         return []  # never the grader's own files: only a dedicated user's are known to be the submission's
     removed = []
-    for root in roots:
+    for root in shared_writable_folders() if roots is None else roots:
         for folder, subfolders, files in os.walk(root, onerror=lambda error: None):
             for name in list(subfolders) + files:
                 path = os.path.join(folder, name)

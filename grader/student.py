@@ -77,10 +77,12 @@ class Tampered(Exception):
 
 
 class Counts(NamedTuple):
-    """What one call executed: Python line events, and arrays created from TrackedArray inputs."""
+    """What one call executed: Python line events, arrays created from TrackedArray inputs (0 unless the call had
+    them), and the CPU seconds that threads running before the call spent during it (work the count cannot see)."""
 
     lines: int
     arrays: int
+    other_threads_seconds: float = 0.0
 
 
 class _AfterImport:
@@ -132,7 +134,7 @@ class Submission:
         self._spare_worker: Optional[client.WorkerProcess] = None
         processes.become_subreaper()
         #: Read by the grader before the worker runs any of it: where the source reaches into the interpreter.
-        self.reaching = introspection.find_introspection(source.files, source.folder)
+        self.reaching = introspection.find_introspection(source.module_path, source.folder, source.files)
         self._folder, self._module_path = _copy_into(source, self._sandbox, run_as)
         self._load.update(folder=str(self._folder), module_path=str(self._module_path),
                           module_name=source.module_name)
@@ -447,11 +449,19 @@ class Submission:
         if "error" in reply:
             raise StudentCodeError(reply["error"], cause=reply.get("cause") or "raised")
 
-    def count_events(self, role: str, args: tuple, skip: tuple = ()) -> Counts:
-        """Python line events and arrays created in one call of `role` (not counting inside the roles in `skip`)."""
-        reply = self._measure(role, {"op": "count", "role": role, "skip": list(skip)}, args)
+    def timed_result(self, role: str, handle: int) -> Any:
+        """What the timed call `handle` (a `run_stashed`) returned: one of the last few timed calls."""
+        reply, buffers = self._request(role, {"op": "ran", "handle": handle}, [])
         with self._reading(role):
-            return Counts(int(reply["lines"]), int(reply["arrays"]))
+            return protocol.Decoder(buffers).decode(reply["result"])
+
+    def count_events(self, role: str, args: tuple, skip: tuple = (), tracked: bool = False) -> Counts:
+        """Python line events in one call of `role` (not counting inside the roles in `skip`), and with `tracked`
+        the arrays it creates (its arguments arrive as TrackedArrays: a call can tell, so lines are best counted on
+        plain arrays)."""
+        reply = self._measure(role, {"op": "count", "role": role, "skip": list(skip), "tracked": tracked}, args)
+        with self._reading(role):
+            return Counts(int(reply["lines"]), int(reply["arrays"]), float(reply["other_threads_seconds"]))
 
     def peak_bytes(self, role: str, args: tuple) -> int:
         """Peak traced memory, in bytes, of one call of `role` (numpy's buffers and Python's objects)."""

@@ -653,9 +653,13 @@ def test_batch_under_run_as_gives_each_running_grading_its_own_user(tmp_path, ru
     assert "grading 1 at a time" in result.stderr
 
 
+#: Where everyone may write on usual Linux systems (/var/lock is usually a link to /run/lock).
+SHARED_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock")
 LEAVES_FILES = """
 import os
-for _folder in ("/tmp", "/var/tmp", "/dev/shm"):
+for _folder in @FOLDERS@:
+    if not os.path.isdir(_folder):
+        continue
     try:
         with open(os.path.join(_folder, "@NAME@"), "w") as _f:
             _f.write("answers for the next grading")
@@ -668,20 +672,21 @@ for _folder in ("/tmp", "/var/tmp", "/dev/shm"):
 
 
 def test_files_left_in_shared_folders_are_removed_under_run_as(tmp_path, run_as_lock):
-    """What a submission run as the dedicated user writes where everyone may write (/tmp, /var/tmp, /dev/shm) could
-    pass answers to a later grading as that user: it is removed after grading. Nobody else's file is touched."""
+    """What a submission run as the dedicated user writes where everyone may write (/tmp, /var/tmp, /dev/shm,
+    /run/lock) could pass answers to a later grading as that user: it is removed after grading. Nobody else's file is
+    touched."""
     name = f"bpg-left-{os.getpid()}-{time.monotonic_ns()}"
     bystander = Path("/tmp") / f"{name}-bystander"  # the grader's own user's: must stay
     bystander.write_text("not the submission's")
     try:
         path = tmp_path / "leaves" / "backprop.py"
         path.parent.mkdir()
-        path.write_text(LEAVES_FILES.replace("@NAME@", name) + BASE)
+        path.write_text(LEAVES_FILES.replace("@NAME@", name).replace("@FOLDERS@", repr(SHARED_FOLDERS)) + BASE)
         rubric = rubric_of(tmp_path, lambda item: item in ("part1.shapes", "part3.rel_error"))  # two workers
         report = grade_as(path, tmp_path / "report.json", run_as_lock.pw_name, rubric=rubric)["report"]
         assert report is not None and report["score"] == 8 + 4
         assert "NOT WRITTEN" not in (report.get("output") or "")
-        for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+        for folder in SHARED_FOLDERS:
             if Path(folder).is_dir():
                 assert not (Path(folder) / name).exists() and not (Path(folder) / f"{name}-dir").exists(), folder
         assert bystander.read_text() == "not the submission's" and Path("/etc/passwd").exists()

@@ -29,6 +29,14 @@ def test_recorded_peaks(name):
     assert coefficient >= 15 * BYTES_PER_PAIR if quadratic else abs(coefficient) <= BYTES_PER_PAIR / 10
 
 
+def test_peaks_that_fall_between_two_sizes_do_not_grow_as_n_squared():
+    """A debug print of the (N, 2) scores (recorded): all of it printed at N=256, a summary from N=512 on. The three
+    points curve upwards (coefficient above the limit), but the peak falls from 256 to 512."""
+    peaks = {256: 180130, 512: 84152, 1024: 173992}
+    assert n_squared_coefficient(peaks) > BYTES_PER_PAIR and quadratic_growth(peaks) is None
+    assert quadratic_growth({256: 537400, 512: 537400, 1024: 8426328}) is None  # flat, then a jump: not N²
+
+
 def test_the_feedback_shows_the_figures():
     peaks = RECORDED["np.diag(logp[:, y]) in the softmax"][0]
     assert quadratic_growth(peaks) == "peak memory 8.4 MB at N=1024 vs 2.1 MB at N=512 (grows as N²)"

@@ -45,6 +45,10 @@ CASES = {
         [("    shifted = scores - scores.max(axis=1, keepdims=True)", "    shifted = scores")],
         {"part2.stability"},
         {"part2.stability": ("unstable_softmax", "maximum")}),
+    "missing_minus_one_in_softmax": (  # stable (the row max is subtracted): the formula is part2.loss's to charge
+        [("    dscores[range(N), y] -= 1                                        # (N, C)\n", "")],
+        {"part2.loss", "part2.backward_reference", "part2.backward_fd", "bonus.dX"},
+        {"part2.loss": ("missing_minus_one", "dscores lacks the -1 at the true class")}),
     "max_margin_loss": (  # shift-invariant and 0 where the true class towers: stable, but not a softmax
         [("    loss = -np.mean(shifted[range(N), y] - np.log(sum_exp[:, 0]))   # scalar\n",
           "    loss = -np.mean(shifted[range(N), y])\n"),

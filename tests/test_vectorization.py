@@ -145,6 +145,24 @@ BROADCASTING = """
 #: name -> the replacing code; vectorized over the batch, so every role passes.
 VECTORIZED = {
     "student_correct": "",
+    # Debug prints left in: numpy prints small arrays whole and large ones as a summary (peak memory falls with N).
+    "debug_prints": '''
+        def forward(X, params):
+            z1 = X @ params["W1"] + params["b1"]
+            h1 = np.maximum(z1, 0.0)
+            scores = h1 @ params["W2"] + params["b2"]
+            print("debug: scores", scores)
+            return scores, (X, z1, h1)
+
+        def softmax_cross_entropy(scores, y):
+            N = scores.shape[0]
+            shifted = scores - scores.max(axis=1, keepdims=True)
+            log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            dscores = np.exp(log_probs)
+            dscores[np.arange(N), y] -= 1
+            print("debug: dscores", dscores, "loss", -log_probs[np.arange(N), y].mean())
+            return -log_probs[np.arange(N), y].mean(), dscores / N
+        ''',
     # einsum for both affine layers.
     "einsum": '''
         def forward(X, params):
@@ -489,3 +507,90 @@ def test_replacing_the_clock_changes_nothing_the_grader_reads(submission_from):
     result = check_vectorized(student, "backward", 0, reference, timed=True)
     assert (result.fraction, result.cause) == (1.0, None), result.feedback
     assert "time per extra example" in result.feedback and " 0 µs vs" not in result.feedback
+
+
+#: Ways a submission could tell a measured call from a plain one, each guarding a loop over the examples in forward.
+TELLS = {
+    "tracked arrays": "type(X) is not np.ndarray",
+    "threading.gettrace": "threading.gettrace() is not None",
+    "sys.gettrace": "sys.gettrace() is not None",
+}
+
+
+@pytest.mark.parametrize("tell", TELLS)
+def test_a_loop_that_hides_from_the_measurement_is_still_counted(submission_from, tell):
+    """The lines are counted on plain arrays with every tracer hidden: a loop that runs only when the call does not
+    look measured runs in the count too."""
+    student = submission_from(with_replaced(f"""
+        import sys, threading
+        _forward = forward
+        def forward(X, params):
+            if {TELLS[tell]}:
+                return _forward(X, params)                       # measured: vectorized
+            rows = [_forward(X[n:n + 1], params)[0] for n in range(X.shape[0])]
+            return np.concatenate(rows), _forward(X, params)[1]
+        """))
+    result = check_vectorized(student, "forward", 0)
+    assert (result.fraction, result.cause) == (0.0, "loops_over_batch"), result
+    assert "`forward` loops over the examples" in result.feedback
+
+
+def test_finite_differences_run_inside_forward_are_seen(submission_from):
+    """The D×H count takes in everything backward calls: finite differences hidden in the student's forward behind an
+    extra argument grow with D·H there."""
+    student = submission_from(with_replaced('''
+        _forward = forward
+        def forward(X, params, _fd=None):
+            if _fd is None:
+                return _forward(X, params)
+            y, reg = _fd
+            def loss_of(p):
+                loss, _ = softmax_cross_entropy(_forward(X, p)[0], y)
+                return loss + 0.5 * reg * (np.sum(p["W1"] ** 2) + np.sum(p["W2"] ** 2))
+            work = {k: v.copy() for k, v in params.items()}
+            grads = {k: numerical_gradient(lambda _: loss_of(work), work[k]) for k in ("W1", "b1", "W2", "b2")}
+            return float(loss_of(work)), grads
+
+        def backward(X, y, params, reg=0.0):
+            return forward(X, params, _fd=(y, reg))
+        '''))
+    result = check_analytic(student, 0)
+    assert result is not None and result.cause == "numerical_not_analytic", result
+    assert "computes its gradients numerically" in result.feedback
+
+
+def test_work_handed_to_threads_made_at_import_fails_as_hidden(submission_from):
+    """A pool made at import runs the loop over the examples where the tracer never is: the CPU those threads use
+    during a counted call shows it."""
+    student = submission_from(with_replaced('''
+        from concurrent.futures import ThreadPoolExecutor
+        _pool = ThreadPoolExecutor(1)
+        _pool.submit(lambda: None).result()  # the worker thread exists from the import on
+        _softmax = softmax_cross_entropy
+        def softmax_cross_entropy(scores, y):
+            def rows():
+                total = 0.0
+                for _ in range(20):                          # per-example work, made heavy enough to measure
+                    for n in range(scores.shape[0]):
+                        total += float(scores[n].max())
+                return total
+            _pool.submit(rows).result()
+            return _softmax(scores, y)
+        '''))
+    result = check_vectorized(student, "softmax_cross_entropy", 0)
+    assert (result.fraction, result.cause) == (0.0, "hidden_work"), result
+    assert "hands its work to threads that were running before it was called" in result.feedback
+
+
+def test_a_timed_call_must_compute_what_a_plain_call_computes(submission_from):
+    """The numerical backward vectorized over the parameters (only timing sees it), made fast with a wrong answer at
+    the timing's batch sizes: the timed calls' results are compared with the reference's (to finite differences'
+    accuracy), as the function matches the reference elsewhere."""
+    fast_when_timed = VECTORIZED_NUMERICAL_BACKWARD.replace("""        eps, names = 1e-5, ("W1", "b1", "W2", "b2")""",
+                                                            """        if X.shape[0] in (64, 1024):
+            return 0.0, {k: np.zeros_like(v) for k, v in params.items()}
+        eps, names = 1e-5, ("W1", "b1", "W2", "b2")""")
+    result = check_vectorized(submission_from(with_replaced(fast_when_timed)), "backward", 0, reference)
+    assert (result.fraction, result.cause) == (0.0, "tampering"), result
+    assert re.search(r"`backward` computed something else when its time was measured: at N=64, the result\[0\] "
+                     r"differs \(.*\)\. The timing must see the real computation\.", result.feedback), result.feedback

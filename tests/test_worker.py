@@ -181,6 +181,30 @@ def test_a_grader_function_works_only_during_the_call_that_received_it(submissio
         student.call("backward", X, y, params, 0.0)
 
 
+def test_threads_calling_a_grader_function_at_once_each_get_their_own_answer(submission_from):
+    """A grad_check that checks its parameters in threads: their callbacks share one channel, one at a time."""
+    student = submission_from(CORRECT + '''
+import threading
+NAMES = ("W1", "b1", "W2", "b2")
+def grad_check(backward_fn, X, y, params, reg=0.0, eps=1e-5):
+    answers = {}
+    def check(name):
+        mine = {k: v.copy() for k, v in params.items()}
+        mine["W1"][...] = NAMES.index(name) + 1
+        answers[name] = [backward_fn(X, y, mine, reg)[0] / mine["W1"].size for _ in range(40)]
+    threads = [threading.Thread(target=check, args=(name,)) for name in NAMES]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {name: max(abs(a - NAMES.index(name) - 1) for a in got) for name, got in answers.items()}
+''')
+    X, y, params = _problem()
+    result = student.call("grad_check", lambda X, y, p, reg: (float(p["W1"].sum()), {}), X, y, params, 0.0, 1e-5)
+    assert result == {"W1": 0.0, "b1": 0.0, "W2": 0.0, "b2": 0.0}
+    assert student.call("shapes", 4, 5, 6, 3)  # the channel is still in step
+
+
 def test_a_grader_function_refuses_arguments_far_larger_than_the_call_s(submission_from):
     """The grader's functions run in the grader's process: a grad_check cannot make it compute on gigabytes."""
     student = submission_from(CORRECT + '''
@@ -485,3 +509,18 @@ def test_a_process_that_looks_dead_but_runs_is_killed(tmp_path):
     size = marker.stat().st_size
     time.sleep(0.3)
     assert marker.stat().st_size == size  # nothing writes any more
+
+
+def test_shared_writable_folders_are_found_once_by_their_real_paths(tmp_path):
+    """Cleanup after --run-as searches every world-writable folder (/run/lock too, not only /tmp): known ones that
+    exist and those directly in the parent folders, a link to one counted once as its target."""
+    shared, private = tmp_path / "shared", tmp_path / "private"
+    shared.mkdir()
+    private.mkdir()
+    shared.chmod(0o1777)
+    private.chmod(0o755)
+    (tmp_path / "lock").symlink_to(shared)
+    found = processes.shared_writable_folders(known=(str(tmp_path / "missing"), str(tmp_path / "lock")),
+                                              parents=(str(tmp_path),))
+    assert found == [str(shared.resolve())]
+    assert "/tmp" in processes.shared_writable_folders()

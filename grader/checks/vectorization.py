@@ -10,23 +10,28 @@ smallest count at the large N exceeds the largest at the small N by one event pe
 classes or hidden units do not grow with N and pass. The same count at two input sizes D tells an analytic backward
 from one computed by finite differences of the loss (its work grows with the number of parameters).
 
-Two deterministic rules catch per-example work that runs no Python line. The counted calls get their arrays as
-TrackedArray views (grader.checks.tracked_arrays), so the count also sees every array the call creates: a loop run
-in C (`np.array(list(map(W1.T.dot, X)))`) makes arrays per example, vectorized code the same number for any N, and
-the same one-per-four-examples rule decides. An N×N intermediate (`probs[:, y]`, `np.diag(...)`) makes the peak
-memory of one call grow as N² (grader.checks.memory_growth, at N = 256, 512, 1024). Both are charged to the function
-that does it: backward's count leaves out the student's own forward and softmax, and a backward whose memory grows
-as N² through one of them passes (and is not timed: its time could only be charged there too, as a numerical
-backward's is to the backward items).
+Two deterministic rules catch per-example work that runs no Python line. One counted call at each N gets its arrays
+as TrackedArray views (grader.checks.tracked_arrays), so the count also sees every array the call creates: a loop
+run in C (`np.array(list(map(W1.T.dot, X)))`) makes arrays per example, vectorized code the same number for any N,
+and the same one-per-four-examples rule decides. (The lines are counted on calls with plain arrays and every tracer
+hidden from the call, so that a loop cannot run only when the call does not look measured; work handed to threads
+that were running before the call, which no tracer follows, fails the item as hidden.) An N×N intermediate
+(`probs[:, y]`, `np.diag(...)`) makes the peak memory of one call grow as N² (grader.checks.memory_growth, at N =
+256, 512, 1024). Both are charged to the function that does it: backward's count leaves out the student's own
+forward and softmax, and a backward whose memory grows as N² through one of them passes (and is not timed: its time
+could only be charged there too, as a numerical backward's is to the backward items).
 
 The counts and the peak memory are measured in the worker (grader.worker.probes, memory_growth), with the tracing
 functions captured before the submission was imported; a call that replaces the tracer or stops tracemalloc, or a
 submission that replaced the tracing functions, fails the item with feedback saying so. Timing is read on the
 grader's clock, in the grader's process, around requests that run the student's function on arguments the worker
-already holds: the submission cannot touch that clock.
+already holds: the submission cannot touch that clock. The timed calls' results are then compared with what they
+should be (the reference's, when the function matches it elsewhere): a function that answers timed calls cheaply and
+wrongly fails.
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Callable, Optional
@@ -35,6 +40,7 @@ import numpy as np
 
 from grader import outputs
 from grader.checks import memory_growth, timing
+from grader.compare import FD_TOL, Mismatch, find_mismatch
 from grader.contract import PARAM_NAMES
 from grader.problems import random_problem
 from grader.results import CheckResult, StudentCodeError, failed, passed
@@ -50,6 +56,14 @@ EVENTS_PER_EXAMPLE = 0.25
 #: differences evaluate the loss 2·(12 - 4)² = 128 more times than the additive part explains, each a dozen lines or
 #: more: well over a thousand events, against a few hundred of jitter.
 SMALL_D, LARGE_D, NUMERICAL_GROWTH = 4, 12, 500
+#: The batch size of that count: one example, so that a loop over examples, features and hidden units (a matrix
+#: product written in Python: 2 events per step, 128 of interaction at N = 1) stays far below the limit, while finite
+#: differences' interaction does not depend on N. The count includes the student's forward and softmax (finite
+#: differences may run there) and everything else backward calls.
+ANALYTIC_N = 1
+#: CPU seconds that threads running before a counted call may spend during it: none of the submission's should run
+#: (BLAS is pinned to one thread); a little for the interpreter's own.
+OTHER_THREADS_SECONDS = 0.002
 #: Layer sizes (D, H, C) of the memory measurement: tiny, so every array but an N×N one stays small (at most 4 numbers
 #: per example for broadcasting's (N, D, H), below numpy's 8192-element buffers, whose cap would bend the growth).
 MEMORY_SIZES = (2, 2, 2)
@@ -70,14 +84,16 @@ def _fresh_arguments(role: str, N: int, seed: int, D: int = 10, H: int = 10, C: 
     return arguments
 
 
-def _counter(student: Submission, role: str, N: int, seed: int, D: int = 10, H: int = 10) -> Callable[[], Counts]:
+def _counter(student: Submission, role: str, N: int, seed: int, D: int = 10, H: int = 10,
+             skip: Optional[tuple] = None) -> Callable[[], Counts]:
     """Line events and arrays created in one call of the student's `role` on fresh inputs (given as TrackedArray
-    views in the worker, see tracked_arrays). For backward, not counting inside the student's own forward and
-    softmax_cross_entropy, which are judged on their own (a loop in forward is charged to forward once even when
+    views in the worker, see tracked_arrays). For backward, by default not counting inside the student's own forward
+    and softmax_cross_entropy, which are judged on their own (a loop in forward is charged to forward once even when
     backward calls it)."""
     arguments = _fresh_arguments(role, N, seed, D, H)
-    skip = ("forward", "softmax_cross_entropy") if role == "backward" else ()
-    return lambda: student.count_events(role, arguments(), skip)
+    if skip is None:
+        skip = ("forward", "softmax_cross_entropy") if role == "backward" else ()
+    return lambda tracked=False: student.count_events(role, arguments(), skip, tracked)
 
 
 def peaks_by_batch_size(student: Submission, role: str, seed: int) -> dict[int, int]:
@@ -155,13 +171,15 @@ def _check_vectorized(student: Submission, role: str, seed: int, reference: Opti
                       f"contract's shapes, computed from its inputs), so its vectorization is not judged.",
                       "not_working")
     small, large = _counter(student, role, SMALL_N, seed), _counter(student, role, LARGE_N, seed)
-    try:
-        small_counts = [small() for _ in range(2)]
-        large_counts = [large() for _ in range(2)]
+    try:  # lines on plain arrays, like every other call's; arrays on TrackedArray views, which a call could tell
+        small_counts, large_counts = [small(), small(), small(True)], [large(), large(), large(True)]
     except Tampered as error:
         return _tampering(student, role, error)
-    lines = max(c.lines for c in small_counts), min(c.lines for c in large_counts)
-    arrays = max(c.arrays for c in small_counts), min(c.arrays for c in large_counts)
+    threads = _in_other_threads(student, role, small_counts + large_counts)
+    if threads:
+        return threads
+    lines = max(c.lines for c in small_counts[:2]), min(c.lines for c in large_counts[:2])
+    arrays = small_counts[2].arrays, large_counts[2].arrays
     counts = f"Python line events {lines[0]:,} at N={SMALL_N}, {lines[1]:,} at N={LARGE_N}"
     if lines[1] - lines[0] >= EVENTS_PER_EXAMPLE * (LARGE_N - SMALL_N):
         return failed(f"`{name}` loops over the examples: {counts} (vectorized code runs the same lines for any N). "
@@ -192,15 +210,31 @@ def _check_vectorized(student: Submission, role: str, seed: int, reference: Opti
         return passed(f"`{name}`: {counts}; not timed: it is numerical, charged to the backward items.")
     ref_function = getattr(reference, role)
     sizes = (timing.SMALL_N, timing.LARGE_N)
-    student_calls = tuple((_stashing(student, role, _fresh_arguments(role, N, seed)),
+    sent: dict[int, tuple] = {}
+    student_calls = tuple((_stashing(student, role, _fresh_arguments(role, N, seed), sent),
                            lambda handle: student.run_stashed(role, handle)) for N in sizes)
     reference_calls = tuple((_fresh_arguments(role, N, seed + 1), lambda a: ref_function(*a)) for N in sizes)
     loops, timings = timing.judge(timing.measure(student_calls, reference_calls),
                                   lambda: timing.measure(student_calls, reference_calls))
+    differs = _timed_calls_differ(student, role, sent, _expected_result(student, role, seed, reference))
+    if differs:
+        return failed(f"`{name}` computed something else when its time was measured: {differs}. The timing must see "
+                      f"the real computation.", "tampering")
     if loops:
         return failed(f"`{name}` does far more work per example than the reference, in a way the line and array "
                       f"counts cannot see: {timing.describe(timings)}, confirmed twice; {counts}.", "loops_over_batch")
     return passed(f"`{name}`: {counts}; {timing.describe(timings)}.")
+
+
+def _in_other_threads(student: Submission, role: str, counts: list[Counts]) -> Optional[CheckResult]:
+    """A failure when threads that ran before a counted call worked during it (a pool made at import): what they
+    run is not counted, so nothing about the call's work can be said."""
+    seconds = max(c.other_threads_seconds for c in counts)
+    if seconds < OTHER_THREADS_SECONDS:
+        return None
+    return failed(f"`{student.name_of(role)}` hands its work to threads that were running before it was called "
+                  f"(they used {seconds * 1e3:.1f} ms of CPU during one call): the grader cannot see what they do, so "
+                  f"it cannot check the function. Compute in the calling thread.", "hidden_work")
 
 
 def _charged_elsewhere(student: Submission, role: str, seed: int, reference: Optional[ModuleType],
@@ -217,9 +251,73 @@ def _charged_elsewhere(student: Submission, role: str, seed: int, reference: Opt
     return None
 
 
-def _stashing(student: Submission, role: str, arguments: Callable[[], tuple]) -> Callable[[], int]:
-    """Prepare a timed call: fresh arguments sent to the worker ahead of the timed request (a handle to them)."""
-    return lambda: student.stash(role, arguments())
+def _expected_result(student: Submission, role: str, seed: int, reference: ModuleType) -> Callable[[tuple], object]:
+    """What a timed call should have returned: the reference's result when the student's function matches the
+    reference (to finite differences' accuracy: a numerical backward too) on a fresh problem of the value items'
+    sizes, else the student's own plain call's."""
+    probe = _fresh_arguments(role, 7, seed + 3, 5, 6, 4)()
+    ref_function = getattr(reference, role)
+    if not _first_difference(_parameters_only(student.call(role, *copy.deepcopy(probe), guard=False)),
+                             _parameters_only(ref_function(*probe)), "it"):
+        return lambda args: ref_function(*args)
+    return lambda args: student.call(role, *args, guard=False)  # sees only a timed call told apart otherwise
+
+
+def _stashing(student: Submission, role: str, arguments: Callable[[], tuple],
+              sent: dict[int, tuple]) -> Callable[[], int]:
+    """Prepare a timed call: fresh arguments sent to the worker ahead of the timed request (a handle to them), and
+    kept in `sent` by handle."""
+    def prepare() -> int:
+        args = arguments()
+        handle = student.stash(role, args)
+        sent[handle] = args
+        return handle
+    return prepare
+
+
+def _timed_calls_differ(student: Submission, role: str, sent: dict[int, tuple],
+                        expected: Callable[[tuple], object]) -> Optional[str]:
+    """What differs between the last timed call at each batch size and `expected(arguments)` on the same arguments;
+    None when they agree (FD_TOL). A function that tells timed calls apart and answers them cheaply differs."""
+    last = {_batch_size(args): handle for handle, args in sent.items()}
+    for N, handle in sorted(last.items()):
+        where = _first_difference(_parameters_only(student.timed_result(role, handle)),
+                                  _parameters_only(expected(copy.deepcopy(sent[handle]))), "the result")
+        if where:
+            return f"at N={N}, {where}"
+    return None
+
+
+def _parameters_only(result: object) -> object:
+    """backward's (loss, grads) with only the parameters' gradients (grads['X'] is the bonus's, judged there)."""
+    if isinstance(result, (tuple, list)) and len(result) == 2 and isinstance(result[1], Mapping):
+        return result[0], {k: v for k, v in result[1].items() if k in PARAM_NAMES}
+    return result
+
+
+def _batch_size(args: tuple) -> int:
+    """The batch size N of a call's arguments (the rows of its first array)."""
+    return len(next(protocol.walk_arrays(args)))
+
+
+def _first_difference(timed: object, expected: object, label: str) -> Optional[str]:
+    """Where a timed call's result differs from the expected one, as words; None when they agree."""
+    if isinstance(expected, Mapping):
+        if not isinstance(timed, Mapping) or set(timed) != set(expected):
+            return f"{label} has other keys"
+        return next(filter(None, (_first_difference(timed[k], expected[k], f"{label}[{k!r}]") for k in expected)),
+                    None)
+    if isinstance(expected, (tuple, list)):
+        if not isinstance(timed, (tuple, list)) or len(timed) != len(expected):
+            return f"{label} has another form"
+        return next(filter(None, (_first_difference(t, e, f"{label}[{i}]")
+                                  for i, (t, e) in enumerate(zip(timed, expected)))), None)
+    try:
+        mismatch = np.shape(timed) != np.shape(expected) or find_mismatch(timed, expected, FD_TOL)
+    except (TypeError, ValueError):  # not numbers: compared as they are
+        mismatch = type(timed) is not type(expected) or timed != expected
+    return f"{label} differs ({mismatch.describe(label)})" if isinstance(mismatch, Mismatch) else (
+        f"{label} differs" if mismatch else None)
 
 
 def check_analytic(student: Submission, seed: int) -> Optional[CheckResult]:
@@ -234,15 +332,19 @@ def _check_analytic(student: Submission, seed: int) -> Optional[CheckResult]:
     count is taken at D, H in {SMALL_D, LARGE_D} and the interaction c(L, L) - c(L, S) - c(S, L) + c(S, S) decides."""
     role = "backward"
     name = student.name_of(role)
-    counts = {}
+    counts, taken = {}, []
     try:
         for D in (SMALL_D, LARGE_D):
             for H in (SMALL_D, LARGE_D):
-                count = _counter(student, "backward", 8, seed, D, H)
+                count = _counter(student, "backward", ANALYTIC_N, seed, D, H, skip=())
                 count()  # warm-up
-                counts[D, H] = min(count().lines for _ in range(2))
+                taken += [count() for _ in range(2)]
+                counts[D, H] = min(c.lines for c in taken[-2:])
     except Tampered as error:
         return _tampering(student, role, error)
+    threads = _in_other_threads(student, role, taken)
+    if threads:
+        return threads
     S, L = SMALL_D, LARGE_D
     interaction = counts[L, L] - counts[L, S] - counts[S, L] + counts[S, S]
     if interaction >= NUMERICAL_GROWTH:

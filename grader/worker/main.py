@@ -24,6 +24,7 @@ import re
 import signal
 import socket
 import sys
+import threading
 import time
 import traceback
 import warnings
@@ -69,9 +70,13 @@ class Worker:
         self.memory_limit = 0
         self.stashes: dict = {}
         self.next_stash = 0
+        self.ran: dict = {}  # {handle: result} of the last timed calls, for the grader to compare with a plain call
         self.call_token = 0  # grader functions handed to a call work while call_token is unchanged
         self.identities: dict = {}
         self.called_back = False
+        # One callback round trip at a time: threads of the student's code share the channel (a grad_check that
+        # checks its parameters in threads), and a call's reply waits for the round trip in progress.
+        self.channel_lock = threading.Lock()
         self.error_state = np.geterr()  # floating-point error handling for the student's calls: see _run
         self.student_seconds = self.waited = 0.0  # time in the student's code during the current request
 
@@ -83,6 +88,7 @@ class Worker:
 
     def serve(self) -> None:
         handlers = {"setup": self.setup, "load": self.load, "call": self.call, "stash": self.stash, "run": self.run,
+                    "ran": self.ran_result,
                     "count": self.count, "peak": self.peak, "value": self.value}
         while True:
             try:
@@ -239,7 +245,8 @@ class Worker:
             reply["result"] = None
         finally:
             self.call_token += 1  # the grader functions handed to this call stop working
-            self.identities = {}
+            with self.channel_lock:  # ... once the round trip in progress (a thread's) is over
+                self.identities = {}
         encoder = protocol.Encoder(describe_others=True, convert=plain.plain_data)
         if "result" in reply:
             reply["result"] = encoder.encode(_without_kept(result, keep))
@@ -292,6 +299,10 @@ class Worker:
         token = self.call_token
 
         def grader_function(*args: Any, **kwargs: Any) -> Any:
+            with self.channel_lock:
+                return call_back(args, kwargs)
+
+        def call_back(args: tuple, kwargs: dict) -> Any:
             if self.call_token != token:
                 raise RuntimeError("this function was handed to your code for one call only; it no longer works")
             asked = time.perf_counter()  # from here to the decoded answer: the grader's time, not the student's
@@ -334,28 +345,40 @@ class Worker:
         return {"handle": self.next_stash}, []
 
     def run(self, request: dict, buffers: list) -> tuple[dict, list]:
-        """Call `role` on stashed arguments and drop the result: the grader times this request on its own clock."""
+        """Call `role` on stashed arguments and keep the result here: the grader times this request on its own clock,
+        and may ask for the result later (`ran`)."""
         function, args = self._function(request["role"]), self.stashes.pop(request["handle"])
-        self._run(request["role"], lambda: function(*args), [])
+        result = self._run(request["role"], lambda: function(*args), [])
+        if len(self.ran) >= MAX_STASHES:
+            self.ran.pop(next(iter(self.ran)))
+        self.ran[request["handle"]] = result
         return {"ok": True}, []
 
+    def ran_result(self, request: dict, buffers: list) -> tuple[dict, list]:
+        """The result of the timed call `handle` (see `run`)."""
+        encoder = protocol.Encoder(describe_others=True, convert=plain.plain_data)
+        return {"result": encoder.encode(self.ran.pop(request["handle"]))}, encoder.buffers
+
     def count(self, request: dict, buffers: list) -> tuple[dict, list]:
-        """Line events and arrays created in one call on the arguments sent (decoded, and viewed as TrackedArrays,
-        before counting starts), not counting inside the roles in `skip` (the student's forward and
-        softmax_cross_entropy, judged on their own)."""
+        """Line events, arrays created (with request["tracked"]: the arguments are viewed as TrackedArrays) and the
+        CPU time of threads that ran before, in one call on the arguments sent (decoded before counting starts), not
+        counting inside the roles in `skip` (the student's forward and softmax_cross_entropy, judged on their own)."""
         role = request["role"]
         function = self._function(role)
-        args = [tracked_arrays.tracked(a) for a in protocol.Decoder(buffers).decode(request["args"])]
+        args = protocol.Decoder(buffers).decode(request["args"])
+        if request.get("tracked"):
+            args = [tracked_arrays.tracked(a) for a in args]
         skip = set()
         for other in request.get("skip", ()):
             code = getattr(self._attribute(other), "__code__", None) if self._has(other) else None
             if code is not None:
                 skip.add(code)
         try:
-            lines, arrays = self._run(role, lambda: probes.count_events(lambda: function(*args), frozenset(skip)), [])
+            lines, arrays, others = self._run(role, lambda: probes.count_events(lambda: function(*args),
+                                                                                frozenset(skip)), [])
         except probes.Tampered as error:
             return {"tampered": str(error)}, []
-        return {"lines": lines, "arrays": arrays}, []
+        return {"lines": lines, "arrays": arrays, "other_threads_seconds": others}, []
 
     def peak(self, request: dict, buffers: list) -> tuple[dict, list]:
         """Peak traced memory (bytes) of one call on the arguments sent (decoded before the measurement starts)."""

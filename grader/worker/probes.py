@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from typing import Callable
 
 from grader.checks.tracked_arrays import FINALIZE
 
 _settrace, _gettrace, _setprofile = sys.settrace, sys.gettrace, sys.setprofile
+_threading_gettrace = getattr(threading, "gettrace", lambda: None)  # Python 3.10+
 _WATCHED = {"sys.settrace": _settrace, "sys.gettrace": _gettrace, "sys.setprofile": _setprofile}
+
+
+#: The longest idle time taken to see how busy the other threads are on their own (a call's own time, at most this).
+IDLE_SECONDS = 0.05
 
 
 class Tampered(Exception):
@@ -26,10 +32,12 @@ def replaced() -> list[str]:
     return [name for name, original in _WATCHED.items() if getattr(sys, name.split(".")[1]) is not original]
 
 
-def count_events(call: Callable[[], object], skip: frozenset = frozenset()) -> tuple[int, int]:
-    """(line events, arrays created) while running `call()`: line events in any frame (the student's and numpy's
-    Python code), arrays as calls of tracked_arrays.FINALIZE (whose own lines are not counted); neither inside calls
-    of the code objects in `skip` (and everything they call)."""
+def count_events(call: Callable[[], object], skip: frozenset = frozenset()) -> tuple[int, int, float]:
+    """(line events, arrays created, CPU seconds of threads that ran before the call) while running `call()`: line
+    events in any frame (the student's and numpy's Python code) of the calling thread and of threads the call starts,
+    arrays as calls of tracked_arrays.FINALIZE (whose own lines are not counted); neither inside calls of the code
+    objects in `skip` (and everything they call). Work handed to a thread that already ran (a pool made at import)
+    escapes the tracer: the third figure shows it."""
     if replaced():
         raise Tampered(f"the submission replaced {', '.join(replaced())}")
     count, skipping, arrays = 0, 0, 0
@@ -70,16 +78,47 @@ def count_events(call: Callable[[], object], skip: frozenset = frozenset()) -> t
 
     previous = _gettrace()
     sys.settrace, sys.setprofile = refuse("sys.settrace"), refuse("sys.setprofile")
-    sys.gettrace = lambda: None  # a submission that checks for a tracer sees none
+    # A submission that checks for a tracer sees none (a count must look like any other call).
+    sys.gettrace = threading.gettrace = lambda: None
+    others = other_threads_cpu()
     threading.settrace(on_call)  # threads the call starts are counted too
     _settrace(on_call)
+    started = time.perf_counter()
     try:
         call()
     finally:
+        elapsed = time.perf_counter() - started
         still_ours = _gettrace() is on_call
         _settrace(previous)
         threading.settrace(None)
         sys.settrace, sys.setprofile, sys.gettrace = _settrace, _setprofile, _gettrace
+        threading.gettrace = _threading_gettrace
     if touched or not still_ours:
         raise Tampered(f"it called {touched[0]}" if touched else "the tracer was replaced during the call")
-    return count, arrays
+    during = _cpu_since(others)
+    # What those threads use when no call runs (a thread busy on its own is not the call's work), at that rate.
+    idle = min(elapsed, IDLE_SECONDS)
+    before_idle = other_threads_cpu()
+    time.sleep(idle)
+    rate = _cpu_since(before_idle) / idle if idle > 0 else 0.0
+    return count, arrays, max(during - rate * elapsed, 0.0)
+
+
+def _cpu_since(clocks: dict[int, float]) -> float:
+    """CPU seconds the threads in `clocks` ({ident: CPU seconds then}) have used since."""
+    now = other_threads_cpu()
+    return sum(max(now.get(ident, seconds) - seconds, 0.0) for ident, seconds in clocks.items())
+
+
+def other_threads_cpu() -> dict[int, float]:
+    """{thread ident: CPU seconds so far} for the live threads other than the calling one (where the platform has
+    per-thread CPU clocks; else {})."""
+    clocks = {}
+    for thread in threading.enumerate():
+        if thread is threading.current_thread() or thread.ident is None:
+            continue
+        try:
+            clocks[thread.ident] = time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+        except (AttributeError, OSError, ValueError):  # no per-thread clocks (Windows, macOS), or it just ended
+            continue
+    return clocks
