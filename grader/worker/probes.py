@@ -96,6 +96,8 @@ def count_events(call: Callable[[], object], skip: frozenset = frozenset()) -> t
     if touched or not still_ours:
         raise Tampered(f"it called {touched[0]}" if touched else "the tracer was replaced during the call")
     during = _cpu_since(others)
+    if during == 0.0:  # no other thread, or none that ran: nothing to compare with
+        return count, arrays, 0.0
     # What those threads use when no call runs (a thread busy on its own is not the call's work), at that rate.
     idle = min(elapsed, IDLE_SECONDS)
     before_idle = other_threads_cpu()
