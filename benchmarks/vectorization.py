@@ -72,7 +72,7 @@ def run_check(student: student_module.Submission, seed: int) -> tuple[set, float
     student.verdicts.clear()
     start = time.perf_counter()
     failing = {role for role in ROLES if not vectorization.check_vectorized(student, role, seed, reference).passed}
-    if vectorization.check_analytic(student, seed):
+    if vectorization.check_analytic(student, seed, reference):
         failing.add("backward (numerical)")
     return failing, time.perf_counter() - start
 
@@ -81,8 +81,7 @@ def timing_ratio(student: student_module.Submission, role: str, seed: int, D: in
     """One timing.measure of `role` against the reference's at layer sizes D, H, C: the ratio per example."""
     sizes, function = (timing.SMALL_N, timing.LARGE_N), getattr(reference, role)
     return timing.measure(
-        tuple((vectorization._stashing(student, role, vectorization._fresh_arguments(role, N, seed, D, H, C)),
-               lambda handle: student.run_stashed(role, handle)) for N in sizes),
+        vectorization.timed_calls(student, role, seed, D, H, C),
         tuple((vectorization._fresh_arguments(role, N, seed + 1, D, H, C), lambda a: function(*a)) for N in sizes),
     ).ratio
 

@@ -78,11 +78,13 @@ class Tampered(Exception):
 
 class Counts(NamedTuple):
     """What one call executed: Python line events, arrays created from TrackedArray inputs (0 unless the call had
-    them), and the CPU seconds that threads running before the call spent during it (work the count cannot see)."""
+    them), the CPU seconds that threads running before the call spent during it (work the count cannot see), and the
+    id its result is kept under in the worker (see Submission.measured_result)."""
 
     lines: int
     arrays: int
     other_threads_seconds: float = 0.0
+    result_id: int = 0
 
 
 class _AfterImport:
@@ -443,15 +445,19 @@ class Submission:
         with self._reading(role):
             return int(reply["handle"])
 
-    def run_stashed(self, role: str, handle: int) -> None:
-        """Run `role` on stashed arguments, result dropped in the worker: the grader times this request."""
+    def run_stashed(self, role: str, handle: int) -> int:
+        """Run `role` on stashed arguments, its result kept in the worker (the grader times this request); the id
+        of that result."""
         reply, _ = self._request(role, {"op": "run", "role": role, "handle": handle}, [])
         if "error" in reply:
             raise StudentCodeError(reply["error"], cause=reply.get("cause") or "raised")
+        with self._reading(role):
+            return int(reply["result_id"])
 
-    def timed_result(self, role: str, handle: int) -> Any:
-        """What the timed call `handle` (a `run_stashed`) returned: one of the last few timed calls."""
-        reply, buffers = self._request(role, {"op": "ran", "handle": handle}, [])
+    def measured_result(self, role: str, result_id: int, keep: tuple = ()) -> Any:
+        """What a measured call (counted, traced or timed; one of the last 64) returned, as `call` would give it
+        (`keep`: positions that stay in the worker)."""
+        reply, buffers = self._request(role, {"op": "result", "id": result_id, "keep": list(keep)}, [])
         with self._reading(role):
             return protocol.Decoder(buffers).decode(reply["result"])
 
@@ -461,13 +467,15 @@ class Submission:
         plain arrays)."""
         reply = self._measure(role, {"op": "count", "role": role, "skip": list(skip), "tracked": tracked}, args)
         with self._reading(role):
-            return Counts(int(reply["lines"]), int(reply["arrays"]), float(reply["other_threads_seconds"]))
+            return Counts(int(reply["lines"]), int(reply["arrays"]), float(reply["other_threads_seconds"]),
+                          int(reply["result_id"]))
 
-    def peak_bytes(self, role: str, args: tuple) -> int:
-        """Peak traced memory, in bytes, of one call of `role` (numpy's buffers and Python's objects)."""
+    def peak_bytes(self, role: str, args: tuple) -> tuple[int, int]:
+        """(peak traced memory in bytes of one call of `role` (numpy's buffers and Python's objects), the id its
+        result is kept under)."""
         reply = self._measure(role, {"op": "peak", "role": role}, args)
         with self._reading(role):
-            return int(reply["peak"])
+            return int(reply["peak"]), int(reply["result_id"])
 
     def _measure(self, role: str, message: dict, args: tuple) -> dict:
         """A measurement the worker takes around one call on `args`: its reply, or Tampered / StudentCodeError."""

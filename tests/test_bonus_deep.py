@@ -63,3 +63,40 @@ def test_not_attempted_and_wrong_shapes(submission_from):
     result = outcome(reversed_grads, 0, 2)  # layer 1's pair is layer 2's: (5, 3) where (4, 5) belongs
     assert (result.fraction, result.cause) == (0.0, "wrong_shape")
     assert "layer 1's dW from `deep_backward` has shape (5, 3), expected (4, 5)" in result.feedback
+
+
+NUMERICAL_DEEP = REFERENCE + '''
+
+_analytic_deep = deep_backward
+
+
+def deep_backward(X, y, layers, reg=0.0):
+    """Central differences of the loss, entry by entry: right to 1e-8, and numerical."""
+    loss = _analytic_deep(X, y, layers, reg)[0]
+    work = [(W.copy(), b.copy()) for W, b in layers]
+    grads = []
+    for W, b in work:
+        pair = []
+        for param in (W, b):
+            grad = np.zeros_like(param)
+            for i in np.ndindex(param.shape):
+                saved = param[i]
+                param[i] = saved + 1e-5
+                plus = _analytic_deep(X, y, work, reg)[0]
+                param[i] = saved - 1e-5
+                minus = _analytic_deep(X, y, work, reg)[0]
+                param[i] = saved
+                grad[i] = (plus - minus) / 2e-5
+            pair.append(grad)
+        grads.append(tuple(pair))
+    return loss, grads
+'''
+
+
+def test_a_numerical_deep_backward_earns_no_depth(submission_from):
+    """Finite differences agree with themselves: the count of line events against D·H tells them apart."""
+    student = submission_from(NUMERICAL_DEEP)
+    for L in (1, 4):
+        result = outcome(student, 0, L)
+        assert (result.fraction, result.cause) == (0.0, "numerical_not_analytic"), (L, result)
+        assert "`deep_backward` computes its gradients numerically, not analytically" in result.feedback

@@ -363,9 +363,9 @@ def test_per_example_work_without_python_lines_fails_its_role(submission_from, n
 
 def test_the_array_count_sees_arrays_made_in_c():
     rows = tracked_arrays.tracked(np.zeros((100, 3)))
-    assert count_events(lambda: list(rows))[1] == 100  # one view per row, made by list() in C
-    assert count_events(lambda: rows.sum(axis=1) + 1.0)[1] == 2
-    assert count_events(lambda: list(np.zeros((100, 3))))[1] == 0  # plain arrays are not counted
+    assert count_events(lambda: list(rows))[1][1] == 100  # one view per row, made by list() in C
+    assert count_events(lambda: rows.sum(axis=1) + 1.0)[1][1] == 2
+    assert count_events(lambda: list(np.zeros((100, 3))))[1][1] == 0  # plain arrays are not counted
 
 
 def test_stopping_tracemalloc_is_tampering(submission_from):
@@ -582,15 +582,34 @@ def test_work_handed_to_threads_made_at_import_fails_as_hidden(submission_from):
     assert "hands its work to threads that were running before it was called" in result.feedback
 
 
-def test_a_timed_call_must_compute_what_a_plain_call_computes(submission_from):
+def test_a_measured_call_must_compute_what_the_reference_computes(submission_from):
     """The numerical backward vectorized over the parameters (only timing sees it), made fast with a wrong answer at
-    the timing's batch sizes: the timed calls' results are compared with the reference's (to finite differences'
-    accuracy), as the function matches the reference elsewhere."""
+    the timing's batch sizes: the measured calls' results are compared with the reference's (to finite differences'
+    accuracy), as the function matches the reference elsewhere (the memory measurement at N=1024 sees it first)."""
     fast_when_timed = VECTORIZED_NUMERICAL_BACKWARD.replace("""        eps, names = 1e-5, ("W1", "b1", "W2", "b2")""",
                                                             """        if X.shape[0] in (64, 1024):
             return 0.0, {k: np.zeros_like(v) for k, v in params.items()}
         eps, names = 1e-5, ("W1", "b1", "W2", "b2")""")
     result = check_vectorized(submission_from(with_replaced(fast_when_timed)), "backward", 0, reference)
-    assert (result.fraction, result.cause) == (0.0, "tampering"), result
-    assert re.search(r"`backward` computed something else when its time was measured: at N=64, the result\[0\] "
-                     r"differs \(.*\)\. The timing must see the real computation\.", result.feedback), result.feedback
+    assert (result.fraction, result.cause) == (0.0, "wrong_when_measured"), result
+    assert re.search(r"`backward` returned something else when the grader measured it \(N=1024, D=2, H=2, C=2\) "
+                     r"than the reference's: the loss differs \(the loss is 0 but expected is 0\.\d+ .*\)\. What "
+                     r"the grader counts, traces and times must be the real computation, right at every size\.",
+                     result.feedback), \
+        result.feedback
+
+
+def test_a_numerical_backward_that_answers_the_count_s_sizes_cheaply_fails(submission_from):
+    """Finite differences everywhere but at the D×H count's batch of one, where the gradients are left out (zeros):
+    the counted calls' results are compared with the reference's, so the backward items fail all the same."""
+    work = "        work = {k: v.copy() for k, v in params.items()}"
+    cheap = """        if X.shape[0] == 1:                 # the D×H count's batch
+            return float(loss_of(params)), {k: np.zeros_like(v) for k, v in params.items()}
+"""
+    student = submission_from(with_replaced(NUMERICAL_BACKWARD.replace(work, cheap + work)))
+    assert check_analytic(student, 0) is None  # without the reference: the plain call answers the same
+    result = check_analytic(student, 0, reference)
+    assert result is not None and result.cause == "wrong_when_measured", result
+    assert re.search(r"`backward` returned something else when the grader measured it \(N=1, D=4, H=4, C=5\) than "
+                     r"the reference's: grads\['W1'\] differs \(grads\['W1'\]\[\d, \d\] is 0 but expected is ",
+                     result.feedback), result.feedback

@@ -1,5 +1,6 @@
 """bonus.deep: an L-layer backward pass, `deep_backward(X, y, layers, reg) -> (loss, [(dW, db), ...])`, judged
-against central differences of its own loss (no reference needed).
+against central differences of its own loss (no reference needed), and analytic (a count of its line events, as for
+backward: finite differences would agree with themselves).
 
 `layers` is a list of (W (in, out), b (out,)) pairs, ReLU between layers and none after the last, softmax
 cross-entropy on top, plus an L2 term over every W. Only consistency is judged here (gradients of the function's own
@@ -8,25 +9,28 @@ kink.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from grader import outputs
 from grader.checks.solution import FD_EPS, from_perturbed, perturbed
+from grader.checks.vectorization import ANALYTIC_N, LARGE_D, NUMERICAL_GROWTH, SMALL_D
 from grader.compare import FD_TOL, find_mismatch
 from grader.problems import KINK_MARGIN
 from grader.results import CheckResult, StudentCodeError, failed, passed
 from grader.seeding import rng_for
-from grader.student import Submission
+from grader.student import Submission, Tampered
 
 #: Layer widths (D, hidden..., C) for L = 1 to 4.
 WIDTHS = {1: (4, 3), 2: (4, 5, 3), 3: (4, 5, 4, 3), 4: (3, 4, 5, 4, 3)}
 N = 4
 
 
-def _deep_problem(rng: np.random.Generator, widths: tuple) -> tuple[np.ndarray, np.ndarray, list]:
-    """X (N, D), y (N,), layers [(W, b), ...] with every hidden pre-activation KINK_MARGIN away from 0."""
+def _deep_problem(rng: np.random.Generator, widths: tuple, n: int = N) -> tuple[np.ndarray, np.ndarray, list]:
+    """X (n, D), y (n,), layers [(W, b), ...] with every hidden pre-activation KINK_MARGIN away from 0."""
     for _ in range(1000):
-        X = rng.standard_normal((N, widths[0]))
+        X = rng.standard_normal((n, widths[0]))
         layers = [(rng.standard_normal((a, b)) / np.sqrt(a), 0.5 * rng.standard_normal(b))
                   for a, b in zip(widths[:-1], widths[1:])]
         h, ok = X, True
@@ -35,7 +39,7 @@ def _deep_problem(rng: np.random.Generator, widths: tuple) -> tuple[np.ndarray, 
             ok = ok and np.min(np.abs(z)) >= KINK_MARGIN
             h = np.maximum(z, 0.0)
         if ok:
-            return X, rng.integers(0, widths[-1], size=N), layers
+            return X, rng.integers(0, widths[-1], size=n), layers
     raise RuntimeError("no deep problem away from the kink")
 
 
@@ -63,6 +67,9 @@ def check_deep(student: Submission, seed: int, L: int) -> CheckResult:
     if student.loaded and not student.has("deep_backward"):
         return failed("not attempted (optional bonus: deep_backward(X, y, layers, reg) for an L-layer network).",
                       "not_attempted")
+    numerical = student.remembered(("deep_numerical", seed), lambda: _numerical(student, seed))
+    if numerical:
+        return numerical
     rng = rng_for(seed, f"bonus.deep.{L}")
     X, y, layers = _deep_problem(rng, WIDTHS[L])
     reg = float(rng.uniform(0.1, 0.5))
@@ -84,3 +91,28 @@ def check_deep(student: Submission, seed: int, L: int) -> CheckResult:
                               f"central differences of your loss: {mismatch.describe(name, 'the numerical gradient')}.",
                               "deep_wrong")
     return passed()
+
+
+def _numerical(student: Submission, seed: int) -> Optional[CheckResult]:
+    """A failure when deep_backward's gradients come from finite differences of its loss: as for backward
+    (vectorization.check_analytic), the line events of one call on a two-layer network (one example) at input and
+    hidden widths D, H in {SMALL_D, LARGE_D} grow with the product D·H; an analytic pass's do not."""
+    rng = rng_for(seed, "bonus.deep.analytic")
+    counts = {}
+    try:
+        for D in (SMALL_D, LARGE_D):
+            for H in (SMALL_D, LARGE_D):
+                X, y, layers = _deep_problem(rng, (D, H, 3), ANALYTIC_N)
+                student.count_events("deep_backward", (X, y, layers, 0.0))  # warm-up
+                counts[D, H] = min(student.count_events("deep_backward", (X, y, _copy(layers), 0.0)).lines
+                                   for _ in range(2))
+    except Tampered as error:
+        return failed(f"the measurement of `deep_backward` was switched off: {error}.", "tampering")
+    S, L = SMALL_D, LARGE_D
+    interaction = counts[L, L] - counts[L, S] - counts[S, L] + counts[S, S]
+    if interaction < NUMERICAL_GROWTH:
+        return None
+    return failed(f"`deep_backward` computes its gradients numerically, not analytically: its Python line events grow "
+                  f"with the number of parameters D·H ({counts[S, S]:,} at D=H={S}, {counts[L, L]:,} at D=H={L}; "
+                  f"{interaction:,} beyond what loops over layers or units add), as finite differences do. Derive the "
+                  f"gradients with the chain rule, layer by layer.", "numerical_not_analytic")

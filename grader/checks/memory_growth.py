@@ -40,10 +40,10 @@ class TracingStopped(Exception):
     """The call stopped (or restarted) tracemalloc, so its peak memory is unknown."""
 
 
-def peak_traced_bytes(call: Callable[[], object]) -> int:
-    """Peak bytes (numpy's buffers and Python objects) allocated during `call()` above those allocated when it
-    started. Arguments must be prepared before: only the call is measured. Raises TracingStopped when the call stops
-    or restarts tracemalloc (its traces, a marker's included, would be gone)."""
+def peak_traced_bytes(call: Callable[[], object]) -> tuple[object, int]:
+    """(what `call()` returned, the peak bytes (numpy's buffers and Python objects) allocated during it above those
+    allocated when it started). Arguments must be prepared before: only the call is measured. Raises TracingStopped
+    when the call stops or restarts tracemalloc (its traces, a marker's included, would be gone)."""
     started_here = not _is_tracing()
     if started_here:
         _start()
@@ -56,14 +56,14 @@ def peak_traced_bytes(call: Callable[[], object]) -> int:
             setattr(module, name, _LOOKS_OFF[name])
         _reset_peak()
         try:
-            call()
+            result = call()
         finally:
             for module, name, original in hidden:
                 setattr(module, name, original)
         peak = _traced_memory()[1]
         if not _is_tracing() or _traceback_of(marker) is None:
             raise TracingStopped("it stopped tracemalloc")
-        return max(peak - before, 0)
+        return result, max(peak - before, 0)
     finally:
         if started_here and _is_tracing():
             _stop()

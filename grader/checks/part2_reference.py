@@ -123,7 +123,7 @@ def _backward_probes(student: Submission, reference: ModuleType, seed: int, key:
 def check_backward(student: Submission, reference: ModuleType, seed: int) -> CheckResult:
     """backward's loss and gradients (reg = 0) match the reference's; a mismatch is explained by the known mistake
     whose gradients it reproduces exactly, or else by its signature. A numerical backward fails."""
-    numerical = vectorization.check_analytic(student, seed)
+    numerical = vectorization.check_analytic(student, seed, reference)
     if numerical:
         return numerical
     runs = _backward_probes(student, reference, seed, "part2.backward_reference")

@@ -40,7 +40,7 @@ import numpy as np
 
 from grader import outputs
 from grader.checks import memory_growth, timing
-from grader.compare import FD_TOL, Mismatch, find_mismatch
+from grader.compare import FD_TOL, find_mismatch
 from grader.contract import PARAM_NAMES
 from grader.problems import random_problem
 from grader.results import CheckResult, StudentCodeError, failed, passed
@@ -84,30 +84,69 @@ def _fresh_arguments(role: str, N: int, seed: int, D: int = 10, H: int = 10, C: 
     return arguments
 
 
+#: The measured calls of one check, for checking what they returned: {the shapes of a call's arrays: (its arguments,
+#: the id of its result in the worker)}, the last call of each shape.
+Measured = dict
+
+
+def _record(measured: Optional[Measured], args: tuple, result_id: int) -> None:
+    if measured is not None:
+        measured[tuple(a.shape for a in protocol.walk_arrays(args))] = (args, result_id)
+
+
 def _counter(student: Submission, role: str, N: int, seed: int, D: int = 10, H: int = 10,
-             skip: Optional[tuple] = None) -> Callable[[], Counts]:
-    """Line events and arrays created in one call of the student's `role` on fresh inputs (given as TrackedArray
-    views in the worker, see tracked_arrays). For backward, by default not counting inside the student's own forward
-    and softmax_cross_entropy, which are judged on their own (a loop in forward is charged to forward once even when
-    backward calls it)."""
+             skip: Optional[tuple] = None, measured: Optional[Measured] = None) -> Callable[..., Counts]:
+    """Line events (and, tracked=True, arrays created: the arguments arrive as TrackedArray views, see
+    tracked_arrays) in one call of the student's `role` on fresh inputs, recorded in `measured`. For backward, by
+    default not counting inside the student's own forward and softmax_cross_entropy, which are judged on their own
+    (a loop in forward is charged to forward once even when backward calls it)."""
     arguments = _fresh_arguments(role, N, seed, D, H)
     if skip is None:
         skip = ("forward", "softmax_cross_entropy") if role == "backward" else ()
-    return lambda tracked=False: student.count_events(role, arguments(), skip, tracked)
+
+    def count(tracked: bool = False) -> Counts:
+        args = arguments()
+        counts = student.count_events(role, args, skip, tracked)
+        if not tracked:  # a TrackedArray call's result is made of TrackedArrays: checked on the plain calls
+            _record(measured, args, counts.result_id)
+        return counts
+    return count
 
 
-def peaks_by_batch_size(student: Submission, role: str, seed: int) -> dict[int, int]:
+def peaks_by_batch_size(student: Submission, role: str, seed: int,
+                        measured: Optional[Measured] = None) -> dict[int, int]:
     """{N: peak traced bytes of one call of the student's `role`} at memory_growth.SIZES and layer sizes
-    MEMORY_SIZES, after a warm-up call (first-call imports and caches); inputs are sent before the measured call.
-    Raises Tampered when a call stops tracemalloc."""
+    MEMORY_SIZES, after a warm-up call (first-call imports and caches); inputs are sent before the measured call,
+    which is recorded in `measured`. Raises Tampered when a call stops tracemalloc."""
     peaks = {}
     keep = (1,) if role == "forward" else ()
     for N in memory_growth.SIZES:
         arguments = _fresh_arguments(role, N, seed, *MEMORY_SIZES)
         if not peaks:
             student.call(role, *arguments(), guard=False, keep=keep)
-        peaks[N] = student.peak_bytes(role, arguments())
+        args = arguments()
+        peaks[N], result_id = student.peak_bytes(role, args)
+        _record(measured, args, result_id)
     return peaks
+
+
+def timed_calls(student: Submission, role: str, seed: int, D: int = 10, H: int = 10, C: int = 5,
+                measured: Optional[Measured] = None) -> tuple:
+    """The student's calls for timing.measure, at timing.SMALL_N and LARGE_N: fresh arguments sent to the worker
+    ahead of each timed request (a handle to them), then run on the grader's clock; recorded in `measured`."""
+    sent: dict[int, tuple] = {}
+
+    def prepare(arguments: Callable[[], tuple]) -> Callable[[], int]:
+        def send() -> int:
+            args = arguments()
+            handle = student.stash(role, args)
+            sent[handle] = args
+            return handle
+        return send
+
+    def run(handle: int) -> None:
+        _record(measured, sent.pop(handle), student.run_stashed(role, handle))
+    return tuple((prepare(_fresh_arguments(role, N, seed, D, H, C)), run) for N in (timing.SMALL_N, timing.LARGE_N))
 
 
 def _tampering(student: Submission, role: str, error: Tampered) -> CheckResult:
@@ -160,6 +199,15 @@ def check_vectorized(student: Submission, role: str, seed: int, reference: Optio
 
 def _check_vectorized(student: Submission, role: str, seed: int, reference: Optional[ModuleType],
                       timed: bool) -> CheckResult:
+    measured: Measured = {}
+    verdict = _judge_vectorized(student, role, seed, reference, timed, measured)
+    if not verdict.passed:
+        return verdict
+    return _measured_differently(student, role, seed, reference, measured) or verdict
+
+
+def _judge_vectorized(student: Submission, role: str, seed: int, reference: Optional[ModuleType], timed: bool,
+                      measured: Measured) -> CheckResult:
     name = student.name_of(role)
     if student.through_backward(role):  # a class API: the loss is inside backward
         verdict = check_vectorized(student, "backward", seed, reference, timed)
@@ -170,7 +218,7 @@ def _check_vectorized(student: Submission, role: str, seed: int, reference: Opti
         return failed(f"`{name}` does not compute a result of the contract's form yet (finite float64 arrays of the "
                       f"contract's shapes, computed from its inputs), so its vectorization is not judged.",
                       "not_working")
-    small, large = _counter(student, role, SMALL_N, seed), _counter(student, role, LARGE_N, seed)
+    small, large = (_counter(student, role, N, seed, measured=measured) for N in (SMALL_N, LARGE_N))
     try:  # lines on plain arrays, like every other call's; arrays on TrackedArray views, which a call could tell
         small_counts, large_counts = [small(), small(), small(True)], [large(), large(), large(True)]
     except Tampered as error:
@@ -191,7 +239,7 @@ def _check_vectorized(student: Submission, role: str, seed: int, reference: Opti
                       f"np.array(list(map(W1.T.dot, X))) or list(X) does, one or more per row. Apply each operation to "
                       f"the whole batch at once (X @ W1, np.exp(scores)) instead of row by row.", "loops_over_batch")
     try:
-        quadratic = memory_growth.quadratic_growth(peaks_by_batch_size(student, role, seed))
+        quadratic = memory_growth.quadratic_growth(peaks_by_batch_size(student, role, seed, measured))
     except Tampered as error:
         return _tampering(student, role, error)
     elsewhere = quadratic and _charged_elsewhere(student, role, seed, reference, timed)
@@ -206,20 +254,15 @@ def _check_vectorized(student: Submission, role: str, seed: int, reference: Opti
     elsewhere = _charged_elsewhere(student, role, seed, reference, timed)
     if elsewhere:  # per-example work through a failing helper, or numerical: charged there, whatever the time
         return passed(f"`{name}`: {counts}; not timed: it calls `{elsewhere}`, which fails this item itself.")
-    if check_analytic(student, seed):
+    if check_analytic(student, seed, reference):
+        measured.clear()  # finite differences' results (near a kink of the ReLU too): charged there, not checked here
         return passed(f"`{name}`: {counts}; not timed: it is numerical, charged to the backward items.")
     ref_function = getattr(reference, role)
-    sizes = (timing.SMALL_N, timing.LARGE_N)
-    sent: dict[int, tuple] = {}
-    student_calls = tuple((_stashing(student, role, _fresh_arguments(role, N, seed), sent),
-                           lambda handle: student.run_stashed(role, handle)) for N in sizes)
-    reference_calls = tuple((_fresh_arguments(role, N, seed + 1), lambda a: ref_function(*a)) for N in sizes)
+    student_calls = timed_calls(student, role, seed, measured=measured)
+    reference_calls = tuple((_fresh_arguments(role, N, seed + 1), lambda a: ref_function(*a))
+                            for N in (timing.SMALL_N, timing.LARGE_N))
     loops, timings = timing.judge(timing.measure(student_calls, reference_calls),
                                   lambda: timing.measure(student_calls, reference_calls))
-    differs = _timed_calls_differ(student, role, sent, _expected_result(student, role, seed, reference))
-    if differs:
-        return failed(f"`{name}` computed something else when its time was measured: {differs}. The timing must see "
-                      f"the real computation.", "tampering")
     if loops:
         return failed(f"`{name}` does far more work per example than the reference, in a way the line and array "
                       f"counts cannot see: {timing.describe(timings)}, confirmed twice; {counts}.", "loops_over_batch")
@@ -251,92 +294,91 @@ def _charged_elsewhere(student: Submission, role: str, seed: int, reference: Opt
     return None
 
 
-def _expected_result(student: Submission, role: str, seed: int, reference: ModuleType) -> Callable[[tuple], object]:
-    """What a timed call should have returned: the reference's result when the student's function matches the
-    reference (to finite differences' accuracy: a numerical backward too) on a fresh problem of the value items'
-    sizes, else the student's own plain call's."""
+def _measured_differently(student: Submission, role: str, seed: int, reference: Optional[ModuleType],
+                          measured: Measured) -> Optional[CheckResult]:
+    """A failure when a measured call (counted, traced, timed: the last of each size) returned something else than
+    it should have: the reference's result when the student's function matches the reference (to finite
+    differences' accuracy: a numerical backward too) on a fresh problem of the value items' sizes, else what a plain
+    call returns. A function that answers measured calls with cheap, wrong results fails."""
+    keep = (1,) if role == "forward" else ()
+    ref_function = getattr(reference, role, None)
     probe = _fresh_arguments(role, 7, seed + 3, 5, 6, 4)()
-    ref_function = getattr(reference, role)
-    if not _first_difference(_parameters_only(student.call(role, *copy.deepcopy(probe), guard=False)),
-                             _parameters_only(ref_function(*probe)), "it"):
-        return lambda args: ref_function(*args)
-    return lambda args: student.call(role, *args, guard=False)  # sees only a timed call told apart otherwise
-
-
-def _stashing(student: Submission, role: str, arguments: Callable[[], tuple],
-              sent: dict[int, tuple]) -> Callable[[], int]:
-    """Prepare a timed call: fresh arguments sent to the worker ahead of the timed request (a handle to them), and
-    kept in `sent` by handle."""
-    def prepare() -> int:
-        args = arguments()
-        handle = student.stash(role, args)
-        sent[handle] = args
-        return handle
-    return prepare
-
-
-def _timed_calls_differ(student: Submission, role: str, sent: dict[int, tuple],
-                        expected: Callable[[tuple], object]) -> Optional[str]:
-    """What differs between the last timed call at each batch size and `expected(arguments)` on the same arguments;
-    None when they agree (FD_TOL). A function that tells timed calls apart and answers them cheaply differs."""
-    last = {_batch_size(args): handle for handle, args in sent.items()}
-    for N, handle in sorted(last.items()):
-        where = _first_difference(_parameters_only(student.timed_result(role, handle)),
-                                  _parameters_only(expected(copy.deepcopy(sent[handle]))), "the result")
+    matches = ref_function is not None and not _first_difference(
+        _labelled(role, student.call(role, *copy.deepcopy(probe), guard=False, keep=keep)),
+        _labelled(role, ref_function(*probe)))
+    for args, result_id in measured.values():
+        got = _labelled(role, student.measured_result(role, result_id, keep))
+        copied = copy.deepcopy(args)
+        expected = ref_function(*copied) if matches else student.call(role, *copied, guard=False, keep=keep)
+        where = _first_difference(got, _labelled(role, expected))
         if where:
-            return f"at N={N}, {where}"
+            other = "the reference's" if matches else "a plain call's on the same inputs"
+            return failed(f"`{student.name_of(role)}` returned something else when the grader measured it "
+                          f"({_sizes(args)}) than {other}: {where}. What the grader counts, traces and times must be "
+                          f"the real computation, right at every size.", "wrong_when_measured")
     return None
 
 
-def _parameters_only(result: object) -> object:
-    """backward's (loss, grads) with only the parameters' gradients (grads['X'] is the bonus's, judged there)."""
-    if isinstance(result, (tuple, list)) and len(result) == 2 and isinstance(result[1], Mapping):
-        return result[0], {k: v for k, v in result[1].items() if k in PARAM_NAMES}
-    return result
+def _labelled(role: str, result: object) -> dict:
+    """A result of `role` by what its parts are called: forward's scores (its cache stays in the worker), the loss
+    and dscores, backward's loss and its parameters' gradients (grads['X'] is the bonus's, judged there)."""
+    pair = isinstance(result, (tuple, list)) and len(result) == 2
+    if role == "forward" and pair:
+        return {"scores": result[0]}
+    if role == "softmax_cross_entropy" and pair:
+        return {"the loss": result[0], "dscores": result[1]}
+    if role == "backward" and pair and isinstance(result[1], Mapping):
+        return {"the loss": result[0], **{f"grads[{k!r}]": v for k, v in result[1].items() if k in PARAM_NAMES}}
+    return {"the result": result}
 
 
-def _batch_size(args: tuple) -> int:
-    """The batch size N of a call's arguments (the rows of its first array)."""
-    return len(next(protocol.walk_arrays(args)))
+def _sizes(args: tuple) -> str:
+    """"N=1024, D=10, H=10, C=5" for a call's arguments (X or scores first; the parameters in a dict)."""
+    first = next(protocol.walk_arrays(args))
+    params = next((a for a in args if isinstance(a, Mapping)), None)
+    if params is not None and {"W1", "W2"} <= set(params):
+        (D, H), C = params["W1"].shape, params["W2"].shape[1]
+        return f"N={len(first)}, D={D}, H={H}, C={C}"
+    return f"N={len(first)}, C={first.shape[1]}" if first.ndim == 2 else f"N={len(first)}"
 
 
-def _first_difference(timed: object, expected: object, label: str) -> Optional[str]:
-    """Where a timed call's result differs from the expected one, as words; None when they agree."""
-    if isinstance(expected, Mapping):
-        if not isinstance(timed, Mapping) or set(timed) != set(expected):
-            return f"{label} has other keys"
-        return next(filter(None, (_first_difference(timed[k], expected[k], f"{label}[{k!r}]") for k in expected)),
-                    None)
-    if isinstance(expected, (tuple, list)):
-        if not isinstance(timed, (tuple, list)) or len(timed) != len(expected):
-            return f"{label} has another form"
-        return next(filter(None, (_first_difference(t, e, f"{label}[{i}]")
-                                  for i, (t, e) in enumerate(zip(timed, expected)))), None)
-    try:
-        mismatch = np.shape(timed) != np.shape(expected) or find_mismatch(timed, expected, FD_TOL)
-    except (TypeError, ValueError):  # not numbers: compared as they are
-        mismatch = type(timed) is not type(expected) or timed != expected
-    return f"{label} differs ({mismatch.describe(label)})" if isinstance(mismatch, Mismatch) else (
-        f"{label} differs" if mismatch else None)
+def _first_difference(got: dict, expected: dict) -> Optional[str]:
+    """The first part (by label, see _labelled) of a result that differs from the expected one, in words; None when
+    they agree (FD_TOL)."""
+    if set(got) != set(expected):
+        return f"it has {', '.join(sorted(got)) or 'nothing'} where {', '.join(sorted(expected))} were expected"
+    for label, value in expected.items():
+        try:
+            shape_differs = np.shape(got[label]) != np.shape(value)
+            mismatch = None if shape_differs else find_mismatch(got[label], value, FD_TOL)
+        except (TypeError, ValueError):  # not numbers
+            return f"{label} is not a number or array"
+        if shape_differs:
+            return f"{label} has shape {np.shape(got[label])} instead of {np.shape(value)}"
+        if mismatch:
+            return f"{label} differs ({mismatch.describe(label)})"
+    return None
 
 
-def check_analytic(student: Submission, seed: int) -> Optional[CheckResult]:
+def check_analytic(student: Submission, seed: int, reference: Optional[ModuleType] = None) -> Optional[CheckResult]:
     """None for an analytic backward; a failure when backward's work grows with the number of parameters (its
-    gradients come from finite differences of the loss). Kept for the run: three items ask."""
-    return student.remembered(("analytic", seed), lambda: _check_analytic(student, seed))
+    gradients come from finite differences of the loss), or when the counted calls returned something else than they
+    should (see _measured_differently; with the reference at hand, compared with its results). Kept for the run:
+    three items ask."""
+    return student.remembered(("analytic", seed, id(reference)), lambda: _check_analytic(student, seed, reference))
 
 
-def _check_analytic(student: Submission, seed: int) -> Optional[CheckResult]:
+def _check_analytic(student: Submission, seed: int, reference: Optional[ModuleType]) -> Optional[CheckResult]:
     """Finite differences evaluate the loss twice per parameter, D·H + H + H·C + C of them: their work grows with the
     product D·H. Loops over features (D) or hidden units (H), which an analytic backward may have, only add. So the
     count is taken at D, H in {SMALL_D, LARGE_D} and the interaction c(L, L) - c(L, S) - c(S, L) + c(S, S) decides."""
     role = "backward"
     name = student.name_of(role)
-    counts, taken = {}, []
+    counts, taken, measured = {}, [], {}
     try:
         for D in (SMALL_D, LARGE_D):
             for H in (SMALL_D, LARGE_D):
-                count = _counter(student, "backward", ANALYTIC_N, seed, D, H, skip=())
+                count = _counter(student, "backward", ANALYTIC_N, seed, D, H, skip=(), measured=measured)
                 count()  # warm-up
                 taken += [count() for _ in range(2)]
                 counts[D, H] = min(c.lines for c in taken[-2:])
@@ -352,4 +394,4 @@ def _check_analytic(student: Submission, seed: int) -> Optional[CheckResult]:
                       f"with the number of parameters D·H ({counts[S, S]:,} at D=H={S}, {counts[L, L]:,} at "
                       f"D=H={L}; {interaction:,} beyond what loops over features or hidden units add), as finite "
                       f"differences do. Derive the gradients with the chain rule.", "numerical_not_analytic")
-    return None
+    return _measured_differently(student, role, seed, reference, measured)

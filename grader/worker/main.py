@@ -70,7 +70,9 @@ class Worker:
         self.memory_limit = 0
         self.stashes: dict = {}
         self.next_stash = 0
-        self.ran: dict = {}  # {handle: result} of the last timed calls, for the grader to compare with a plain call
+        # {id: result} of the last measured calls (counted, traced, timed), for the grader to check what they returned
+        self.results: dict = {}
+        self.next_result = 0
         self.call_token = 0  # grader functions handed to a call work while call_token is unchanged
         self.identities: dict = {}
         self.called_back = False
@@ -88,7 +90,7 @@ class Worker:
 
     def serve(self) -> None:
         handlers = {"setup": self.setup, "load": self.load, "call": self.call, "stash": self.stash, "run": self.run,
-                    "ran": self.ran_result,
+                    "result": self.result,
                     "count": self.count, "peak": self.peak, "value": self.value}
         while True:
             try:
@@ -345,19 +347,24 @@ class Worker:
         return {"handle": self.next_stash}, []
 
     def run(self, request: dict, buffers: list) -> tuple[dict, list]:
-        """Call `role` on stashed arguments and keep the result here: the grader times this request on its own clock,
-        and may ask for the result later (`ran`)."""
+        """Call `role` on stashed arguments and keep the result here: the grader times this request on its own clock."""
         function, args = self._function(request["role"]), self.stashes.pop(request["handle"])
         result = self._run(request["role"], lambda: function(*args), [])
-        if len(self.ran) >= MAX_STASHES:
-            self.ran.pop(next(iter(self.ran)))
-        self.ran[request["handle"]] = result
-        return {"ok": True}, []
+        return {"result_id": self._keep(result)}, []
 
-    def ran_result(self, request: dict, buffers: list) -> tuple[dict, list]:
-        """The result of the timed call `handle` (see `run`)."""
+    def _keep(self, result: Any) -> int:
+        """Keep a measured call's result for a later `result` request; its id."""
+        if len(self.results) >= MAX_STASHES:
+            self.results.pop(next(iter(self.results)))
+        self.next_result += 1
+        self.results[self.next_result] = result
+        return self.next_result
+
+    def result(self, request: dict, buffers: list) -> tuple[dict, list]:
+        """What a measured call returned (see `_keep`), as `call` would send it (`keep`: forward's cache stays)."""
+        result = _without_kept(self.results.pop(request["id"]), request.get("keep") or ())
         encoder = protocol.Encoder(describe_others=True, convert=plain.plain_data)
-        return {"result": encoder.encode(self.ran.pop(request["handle"]))}, encoder.buffers
+        return {"result": encoder.encode(result)}, encoder.buffers
 
     def count(self, request: dict, buffers: list) -> tuple[dict, list]:
         """Line events, arrays created (with request["tracked"]: the arguments are viewed as TrackedArrays) and the
@@ -374,20 +381,21 @@ class Worker:
             if code is not None:
                 skip.add(code)
         try:
-            lines, arrays, others = self._run(role, lambda: probes.count_events(lambda: function(*args),
-                                                                                frozenset(skip)), [])
+            result, (lines, arrays, others) = self._run(role, lambda: probes.count_events(lambda: function(*args),
+                                                                                          frozenset(skip)), [])
         except probes.Tampered as error:
             return {"tampered": str(error)}, []
-        return {"lines": lines, "arrays": arrays, "other_threads_seconds": others}, []
+        return {"lines": lines, "arrays": arrays, "other_threads_seconds": others, "result_id": self._keep(result)}, []
 
     def peak(self, request: dict, buffers: list) -> tuple[dict, list]:
         """Peak traced memory (bytes) of one call on the arguments sent (decoded before the measurement starts)."""
         role = request["role"]
         function, args = self._function(role), protocol.Decoder(buffers).decode(request["args"])
         try:
-            return {"peak": self._run(role, lambda: memory_growth.peak_traced_bytes(lambda: function(*args)), [])}, []
+            result, peak = self._run(role, lambda: memory_growth.peak_traced_bytes(lambda: function(*args)), [])
         except memory_growth.TracingStopped as error:
             return {"tampered": str(error)}, []
+        return {"peak": peak, "result_id": self._keep(result)}, []
 
     def value(self, request: dict, buffers: list) -> tuple[dict, list]:
         role = request["role"]

@@ -32,8 +32,8 @@ def replaced() -> list[str]:
     return [name for name, original in _WATCHED.items() if getattr(sys, name.split(".")[1]) is not original]
 
 
-def count_events(call: Callable[[], object], skip: frozenset = frozenset()) -> tuple[int, int, float]:
-    """(line events, arrays created, CPU seconds of threads that ran before the call) while running `call()`: line
+def count_events(call: Callable[[], object], skip: frozenset = frozenset()) -> tuple[object, tuple[int, int, float]]:
+    """(what `call()` returned, (line events, arrays created, CPU seconds of threads that ran before the call)): line
     events in any frame (the student's and numpy's Python code) of the calling thread and of threads the call starts,
     arrays as calls of tracked_arrays.FINALIZE (whose own lines are not counted); neither inside calls of the code
     objects in `skip` (and everything they call). Work handed to a thread that already ran (a pool made at import)
@@ -85,7 +85,7 @@ def count_events(call: Callable[[], object], skip: frozenset = frozenset()) -> t
     _settrace(on_call)
     started = time.perf_counter()
     try:
-        call()
+        result = call()
     finally:
         elapsed = time.perf_counter() - started
         still_ours = _gettrace() is on_call
@@ -97,13 +97,13 @@ def count_events(call: Callable[[], object], skip: frozenset = frozenset()) -> t
         raise Tampered(f"it called {touched[0]}" if touched else "the tracer was replaced during the call")
     during = _cpu_since(others)
     if during == 0.0:  # no other thread, or none that ran: nothing to compare with
-        return count, arrays, 0.0
+        return result, (count, arrays, 0.0)
     # What those threads use when no call runs (a thread busy on its own is not the call's work), at that rate.
     idle = min(elapsed, IDLE_SECONDS)
     before_idle = other_threads_cpu()
     time.sleep(idle)
     rate = _cpu_since(before_idle) / idle if idle > 0 else 0.0
-    return count, arrays, max(during - rate * elapsed, 0.0)
+    return result, (count, arrays, max(during - rate * elapsed, 0.0))
 
 
 def _cpu_since(clocks: dict[int, float]) -> float:
