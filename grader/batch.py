@@ -1,9 +1,10 @@
 """Grade a whole class: `backprop-grader batch DIR --out FOLDER [--jobs N]`.
 
-Every entry of DIR (a .py file or a folder) is one student, named after it; a Gradescope "export submissions"
-folder (with submission_metadata.yml) is read too, naming each submission folder after its submitter. Entries whose
-names clash (`a b.py` and `a_b.py`, `carl.py` and `carl/`, one sid twice) are all graded, as name, name-2, ..., with a
-warning. A folder without a file to grade is that student's mistake: a report with score 0 says what it holds.
+Every entry of DIR (a .py file or a folder) is one student, named after it (other files are not graded: a warning
+names them); a Gradescope "export submissions" folder (with submission_metadata.yml) is read too, naming each
+submission folder after its submitter. Entries whose names clash (`a b.py` and `a_b.py`, `carl.py` and `carl/`, one
+sid twice) are all graded, as name, name-2, ..., with a warning. A folder without a file to grade is that student's
+mistake: a report with score 0 says what it holds.
 Submissions are graded in parallel processes (one grading process each, as `grade` does), with a progress line.
 FOLDER gets:
   reports/<student>.json  the `grade --json` report, plus "files" (sha256 of every file) and "rubric_sha256"
@@ -11,7 +12,8 @@ FOLDER gets:
   summary.md              score histogram, per-item pass rates, the most common mistakes by cause code
   summary.png             the same as pictures (only with matplotlib installed: the optional extra "plots")
 Run again into the same FOLDER, it keeps every report that is complete and matches the current files and rubric,
-and grades the rest. One broken or hanging submission never stops the batch: grading is bounded per submission.
+and grades the rest; reports of students no longer in DIR are left in reports/, and named. One broken or hanging
+submission never stops the batch: grading is bounded per submission.
 """
 from __future__ import annotations
 
@@ -63,6 +65,7 @@ CAUSE_WORDS = {
     "hidden_work": "work handed to threads started before the call (not checkable)",
     "not_working": "functions that do not work yet (vectorization not judged)",
     "tampering": "switches the measurement off",
+    "wrong_when_measured": "other results while measured than in a plain call",
     "reaches_into_interpreter": "code that reaches into the interpreter (frames, modules)",
     # the gradient checker (part 3) and diagnose (part 4)
     "one_sided": "one-sided differences", "not_central": "differences that are not central",
@@ -87,20 +90,36 @@ CAUSE_WORDS = {
 }
 
 
-#: Causes named from a mismatch's shape alone (grader.checks.causes): the same bug gets one of these from
-#: part2.backward_fd and, from part2.backward_reference, the known mistake (a MUTANTS kind) it reproduces exactly.
-SIGNATURE_CAUSES = {"relu_mask", "layer1", "layer2", "transposed", "constant_factor", "sign_flipped", "unknown"}
+#: Causes named from a mismatch's shape alone (grader.checks.causes): the same bug of backward gets one of these from
+#: part2.backward_fd and, from part2.backward_reference, the known mistake (a MUTANTS kind) it reproduces exactly
+#: (a 1/N applied twice is grads_1_over_N_of_loss against the student's own loss).
+SIGNATURE_CAUSES = {"relu_mask", "layer1", "layer2", "transposed", "constant_factor", "sign_flipped", "unknown",
+                    "grads_1_over_N_of_loss"}
+#: The grading tests that judge backward's gradients: one bug of backward is seen by each of their items.
+GRADIENT_TESTS = frozenset({"test_part2_reference.py::test_backward_matches_reference",
+                            "test_part2_fd.py::test_backward_matches_finite_differences"})
 
 
 #: Causes that are no mistake: an optional bonus left out.
 NOT_MISTAKES = frozenset({"not_attempted"})
 
 
-def student_causes(report: Report) -> set[str]:
-    """The causes of one student's failed items, each mistake once: a signature is left out when a known mistake
-    was recognised (one ReLU mask built from dh1 is not also "a wrong ReLU mask")."""
-    found = {item.cause for item in report.items if item.cause and item.status != "passed"} - NOT_MISTAKES
-    return found - SIGNATURE_CAUSES if found & set(MUTANTS) else found
+def gradient_items(rubric: Rubric) -> frozenset[str]:
+    """The ids of the rubric's items that judge backward's gradients (GRADIENT_TESTS)."""
+    return frozenset(item.id for item in rubric.items if GRADIENT_TESTS & set(item.tests))
+
+
+def student_causes(report: Report, gradient_ids: frozenset[str]) -> set[str]:
+    """The causes of one student's failed items, each mistake once. When an item judging backward's gradients
+    (`gradient_ids`) recognised the known mistake they reproduce exactly, the signatures those items name are that
+    mistake seen again (one ReLU mask built from dh1 is not also "a wrong ReLU mask") and are left out. A known
+    mistake named by another item says nothing about backward: part2.loss's missing 1/N leaves a ReLU mask bug of
+    backward counted."""
+    failed = [item for item in report.items
+              if item.cause and item.status != "passed" and item.cause not in NOT_MISTAKES]
+    known = any(item.cause in MUTANTS for item in failed if item.id in gradient_ids)
+    return {item.cause for item in failed
+            if not (known and item.id in gradient_ids and item.cause in SIGNATURE_CAUSES)}
 
 
 def cause_words(code: str) -> str:
@@ -129,6 +148,24 @@ def find_submissions(folder: Path) -> list[Entry]:
         if path.is_dir() or path.suffix == ".py":
             found.append((_safe(names.get(path.name, path.stem if path.is_file() else path.name)), path))
     return distinct_names(found)
+
+
+def not_submissions(folder: Path) -> list[str]:
+    """The files of `folder` that find_submissions leaves out because they are neither a .py file nor a folder
+    (notes.txt, a zip): hidden ones and the export's metadata file are not counted."""
+    return [path.name for path in sorted(folder.iterdir())
+            if path.is_file() and path.suffix != ".py" and not path.name.startswith((".", "_"))
+            and path.name != METADATA]
+
+
+def reports_without_submission(out: Path, students: set[str]) -> list[str]:
+    """The students of reports in `out`/reports whose submission is no longer graded (removed from the folder since
+    an earlier run): their reports are left as they are."""
+    reports = out / "reports"
+    if not reports.is_dir():
+        return []
+    return sorted(path.stem for path in reports.glob("*.json")
+                  if not path.name.startswith(".") and path.stem not in students)
 
 
 def distinct_names(found: list[tuple[str, Path]]) -> list[Entry]:
@@ -320,8 +357,9 @@ def write_summary(out: Path, rubric: Rubric, results: dict) -> None:
         lines.append(f"| {item.id} | {counts['passed']} | {counts['partial']} | {counts['failed']} | "
                      f"{counts['error']} | {mean:.2f} / {item.points:g} |")
     causes: dict = {}
+    judging_gradients = gradient_items(rubric)
     for name, (report, _) in results.items():
-        for cause in student_causes(report):
+        for cause in student_causes(report, judging_gradients):
             causes.setdefault(cause, set()).add(name)
     lines += ["", "## Most common mistakes", ""]
     lines += [f"- {cause_words(cause)} (`{cause}`): {len(names)} student{'s' if len(names) != 1 else ''}"

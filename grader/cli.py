@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -52,6 +53,14 @@ OUTPUT_LIMIT = 64 * 2**20
 #: Pin BLAS to one thread: timings stay stable under load, and memory limits see one thread's buffers.
 CHILD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
              "PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+
+
+#: The option that overrides each of the rubric's time limits (`time_limits:`), as messages name it.
+LIMIT_OPTIONS = {"test": "--timeout", "import": "--import-timeout", "call": "--call-timeout",
+                 "total": "--total-timeout"}
+#: A line of pytest's progress (-q): a character per grading test (. F E s x X), maybe its percentage. Nothing a
+#: reader of a report can use: left out of the output a failure report shows.
+PROGRESS_LINE = re.compile(r"[.FEsxX]+(\s+\[\s*\d+%\])?")
 
 
 #: What `grade` writes, by option, as named in the example of a usage error.
@@ -94,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch = commands.add_parser("batch", help="grade every submission in a folder: gradebook, reports, summary")
     batch.add_argument("folder", type=Path, help="one .py file or folder per student (or a Gradescope export)")
     batch.add_argument("--out", type=Path, required=True, metavar="FOLDER", help="where the gradebook goes")
-    batch.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once")
+    batch.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                       help="submissions graded at once (default: %(default)s, the number of CPUs)")
     _grading_options(batch)
     gradescope = commands.add_parser("gradescope", help="the Gradescope container's entry: grade ROOT/submission "
                                                         "into ROOT/results/results.json")
@@ -231,7 +241,7 @@ def grade_source(source: sources.SubmissionSource, rubric: Rubric,
 def _batch(args: argparse.Namespace, rubric: Rubric) -> int:
     """Grade a folder. With --run-as USER1,USER2,... each grading running at once has a user of its own: gradings
     run as one user could signal each other's processes, and the end of one kills every process of its user."""
-    from grader.batch import name_clashes, run_batch
+    from grader.batch import name_clashes, not_submissions, reports_without_submission, run_batch
     entries = batch_entries(args)
     try:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -240,6 +250,10 @@ def _batch(args: argparse.Namespace, rubric: Rubric) -> int:
     warn_default_salt(rubric)
     for warning in name_clashes(entries):
         print(f"backprop-grader: warning: {warning}", file=sys.stderr)
+    skipped = not_submissions(args.folder)
+    if skipped:
+        print(f"backprop-grader: warning: {_count(len(skipped), 'file')} in {args.folder} not graded (a submission "
+              f"is a .py file or a folder): {', '.join(skipped)}", file=sys.stderr)
     users = queue.Queue()
     jobs = args.jobs
     names = args.run_as.split(",") if args.run_as else [None] * max(1, jobs)  # a token per grading running at once
@@ -258,9 +272,24 @@ def _batch(args: argparse.Namespace, rubric: Rubric) -> int:
             users.put(user)
     results = run_batch(entries, args.out, rubric, jobs, not args.no_timing, run)
     graded = sum(1 for _, reused in results.values() if not reused)
-    print(f"{len(results)} submissions: {graded} graded, {len(results) - graded} kept from an earlier run. "
-          f"Gradebook: {args.out / 'gradebook.csv'}; summary: {args.out / 'summary.md'}")
+    print(f"{_count(len(results), 'submission')}: {graded} graded, {len(results) - graded} kept from an earlier run. "
+          f"Gradebook: {args.out / 'gradebook.csv'}; summary: {args.out / 'summary.md'}"
+          f"{_orphans_note(reports_without_submission(args.out, set(results)))}")
     return 0
+
+
+def _orphans_note(students: list[str]) -> str:
+    """The end of batch's last line when reports/ holds reports of students no longer in the folder (kept)."""
+    if not students:
+        return ""
+    has = "has" if len(students) == 1 else "have"
+    return (f". {_count(len(students), 'report')} in reports/ {has} no submission any more (kept, not in the "
+            f"gradebook): {', '.join(students)}")
+
+
+def _count(number: int, noun: str) -> str:
+    """"1 file", "2 files"."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def batch_entries(args: argparse.Namespace) -> list[Entry]:
@@ -358,15 +387,30 @@ def run_grading(source: sources.SubmissionSource, rubric: Rubric, seed: int, tim
                 code = process.wait(timeout=limits["total"])
                 problem = None if code in (0, 1) else _exit_reason(code)
             except subprocess.TimeoutExpired:
-                problem = f"grading did not finish within {limits['total']:g} s (the rubric's total limit)"
+                problem = f"grading did not finish within {limits['total']:g} s ({limit_source(rubric, 'total')})"
             _kill_group(process)  # also whatever the submission started in the background
         log = _tail(log_path)
         report = _read_report(report_path)
         if report is None:
             reason = problem or "the grading process wrote no report"
-            return failure_report(rubric, seed, str(source.module_path), f"{reason}. Last output:\n{log}",
+            output = readable_output(log)
+            return failure_report(rubric, seed, str(source.module_path),
+                                  f"{reason}. Last output:\n{output}" if output else f"{reason}.",
                                   find_writeup(source)), log
         return report, log
+
+
+def limit_source(rubric: Rubric, name: str) -> str:
+    """Where time limit `name` (a key of time_limits) came from, in a message's words: the command line's option
+    or the rubric."""
+    if name in rubric.overridden:
+        return f"the limit set by {LIMIT_OPTIONS[name]}"
+    return f"the rubric's {name} limit, time_limits: {name} in {rubric.path.name}"
+
+
+def readable_output(log: str) -> str:
+    """The grading process's output as a failure report shows it: without pytest's progress lines."""
+    return "\n".join(line for line in log.splitlines() if line.strip() and not PROGRESS_LINE.fullmatch(line.strip()))
 
 
 def _child_options() -> dict:

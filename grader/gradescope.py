@@ -3,8 +3,9 @@
 Gradescope puts the student's upload in DIR/submission (DIR is /autograder), runs run_autograder, and reads
 DIR/results/results.json. This command grades the upload as `grade` does and ALWAYS writes a valid results.json: a
 missing or empty upload, an upload without a .py file, a bad rubric or an unknown --run-as user give score 0 and an
-`output` saying what is wrong (every rubric item listed at 0 when the rubric loaded). Exit codes are `grade`'s: 0
-graded, 1 the grader itself failed, 2 nothing could run; results.json is written in every case.
+`output` saying what is wrong (every rubric item listed at 0 when the rubric loaded), and results.json is written
+in every case. Exit codes: 0 graded, or the upload could not be graded (the student's mistake: results.json tells
+the student why); 1 the grader itself failed; 2 the instructor's usage error (a bad rubric, an unknown user).
 """
 from __future__ import annotations
 
@@ -33,22 +34,24 @@ ZIP_MAX_BYTES = 20 * 2**20
 CHUNK = 2**16
 
 
-def find_upload(folder: Path, filename: str, scratch: Optional[Path] = None) -> student.SubmissionSource:
+def find_upload(folder: Path, filename: str, scratch: Optional[Path] = None,
+                shown_as: str = "your upload") -> student.SubmissionSource:
     """The submission in Gradescope's upload folder: the folder itself, or the single folder it holds when the
     student uploaded a zipped folder (Gradescope unzips uploads), or, when the folder holds a single .zip and
     `scratch` is given, that zip unpacked into scratch (other platforms, and this command run by hand, leave it
-    zipped). Raises SubmissionNotFound saying what is wrong."""
+    zipped). Raises SubmissionNotFound saying what is wrong, in the student's terms: the folder is `shown_as`, a
+    zip is named, never a path of the grader's (the scratch folder is a temporary one)."""
     if not folder.is_dir():
         raise student.SubmissionNotFound(f"nothing was uploaded ({folder} does not exist)")
     entries = [path for path in folder.iterdir() if not path.name.startswith(".") and path.name not in IGNORED]
     if not entries:
         raise student.SubmissionNotFound("the upload is empty")
     if len(entries) == 1 and entries[0].is_dir():
-        return find_upload(entries[0], filename, scratch)
+        return find_upload(entries[0], filename, scratch, f"{shown_as}'s folder {entries[0].name}")
     if len(entries) == 1 and entries[0].suffix.lower() == ".zip" and scratch is not None:
         unpack_zip(entries[0], scratch)
-        return find_upload(scratch, filename)  # no scratch: a zip inside the zip is not unpacked
-    return student.locate(folder, filename)
+        return find_upload(scratch, filename, shown_as=f"your zip {entries[0].name}")  # a zip in it stays zipped
+    return student.locate(folder, filename, shown_as)
 
 
 def unpack_zip(archive_path: Path, folder: Path) -> None:
@@ -92,7 +95,7 @@ def _unpack_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path
 
 
 def run_gradescope(args: argparse.Namespace) -> int:
-    """Grade args.root/submission into args.root/results/results.json; the exit code as `grade`'s."""
+    """Grade args.root/submission into args.root/results/results.json; the exit code (see the module's doc)."""
     with tempfile.TemporaryDirectory(prefix="backprop-grader-upload-") as scratch:  # an uploaded zip, unpacked
         return _grade_upload(args, Path(scratch))
 
@@ -106,11 +109,11 @@ def _grade_upload(args: argparse.Namespace, scratch: Path) -> int:
         rubric = load_rubric_option(args)
         check_run_as(args.run_as)
         source = find_upload(Path(args.root) / "submission", rubric.submission, scratch)
-    except student.SubmissionNotFound as error:
+    except student.SubmissionNotFound as error:  # the student's upload, not the instructor's command line
         _write_failure(results, rubric, f"Your submission could not be graded: {error}. Upload "
                                         f"{rubric.submission} (the file itself, or a zip holding it).", started)
-        print(f"backprop-grader: {error}", file=sys.stderr)
-        return 2
+        print(f"backprop-grader: {error} (results.json says so to the student)", file=sys.stderr)
+        return 0
     except (RubricError, UsageError) as error:
         _write_failure(results, rubric, f"The autograder is misconfigured ({error}); please tell your instructor.",
                        started)

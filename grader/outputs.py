@@ -42,8 +42,10 @@ def number(value: Any, what: str, strict: bool = True) -> float:
     return float(value)
 
 
-def float64_array(value: Any, what: str, shape: tuple[int, ...], shape_label: str = "") -> np.ndarray:
-    """An np.ndarray of dtype float64 and the given shape."""
+def float64_array(value: Any, what: str, shape: tuple[int, ...], shape_label: str = "",
+                  bias: bool = False) -> np.ndarray:
+    """An np.ndarray of dtype float64 and the given shape; `bias`: it is a bias gradient (a wrong shape is then
+    most likely a sum over the wrong axis, and the message says so)."""
     if not isinstance(value, np.ndarray):
         raise StudentCodeError(f"{what} must be a NumPy array, got {_type_name(value)}.", cause="bad_output")
     if value.dtype != np.float64:
@@ -55,10 +57,18 @@ def float64_array(value: Any, what: str, shape: tuple[int, ...], shape_label: st
         label = f" = {shape_label}" if shape_label else ""
         transposed = len(shape) == 2 and value.shape == tuple(shape)[::-1]
         hint = (": transposed? A gradient has the shape of its parameter, which fixes the order of a product such "
-                "as Xᵀ·G") if transposed else ""
+                "as Xᵀ·G") if transposed else _bias_hint(value.shape, tuple(shape)) if bias else ""
         raise StudentCodeError(f"{what} has shape {value.shape}, expected {tuple(shape)}{label}{hint}.",
                                cause="transposed" if transposed else "wrong_shape")
     return value
+
+
+def _bias_hint(shape: tuple[int, ...], expected: tuple[int, ...]) -> str:
+    """Why a bias gradient has `shape` instead of `expected` (one entry per unit): kept dimensions, or a sum over
+    another axis than the batch's (dz.sum(axis=1) gives one entry per example: (N,))."""
+    if shape == (1, *expected):
+        return ": a bias gradient is 1-D, like its bias: sum over axis 0 (the batch) without keepdims=True"
+    return ": sum over axis 0 (the batch): a bias gradient has one entry per unit, like its bias"
 
 
 def gradient_dict(value: Any, function: str, shapes: dict, labels: dict) -> dict[str, np.ndarray]:
@@ -70,5 +80,6 @@ def gradient_dict(value: Any, function: str, shapes: dict, labels: dict) -> dict
     if missing:
         raise StudentCodeError(f"the grads returned by {function} have no {', '.join(repr(k) for k in missing)} "
                                f"(they have {', '.join(repr(k) for k in value) or 'no keys'}).", cause="bad_output")
-    return {k: float64_array(value[k], f"grads[{k!r}] returned by {function}", shape, labels.get(k, ""))
+    return {k: float64_array(value[k], f"grads[{k!r}] returned by {function}", shape, labels.get(k, ""),
+                             bias=len(shape) == 1)  # weights and dX are 2-D
             for k, shape in shapes.items()}

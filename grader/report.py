@@ -160,12 +160,28 @@ def format_table(report: Report, width: Optional[int] = None) -> str:
     if truncated:
         lines.append("")
         lines.append("In full:")
-        for item in truncated:
-            wrapped = textwrap.fill(item.feedback, width=width - 4, initial_indent="  ", subsequent_indent="    ",
-                                    break_long_words=False, break_on_hyphens=False)
-            lines.append(f"- {item.id} ({_item_points(item)}{' manual' if item.status == 'manual' else ''}):")
-            lines.append(wrapped)
+        lines += _in_full(truncated, width)
     return "\n".join(lines)
+
+
+def _in_full(items: list, width: int) -> list[str]:
+    """The "In full" lines of the items whose feedback the table cut: each feedback once, under the first item that
+    has it, followed by the other items that have it too (a syntax error fails every item with one message)."""
+    lines = []
+    for item in items:
+        same = [other.id for other in items if other.feedback == item.feedback]
+        if same[0] != item.id:
+            continue
+        lines.append(f"- {item.id} ({_item_points(item)}{' manual' if item.status == 'manual' else ''}):")
+        lines.append(_wrap(item.feedback, width))
+        if len(same) > 1:
+            lines.append(_wrap(f"(the same for {', '.join(same[1:])})", width))
+    return lines
+
+
+def _wrap(text: str, width: int) -> str:
+    return textwrap.fill(text, width=width - 4, initial_indent="  ", subsequent_indent="    ",
+                         break_long_words=False, break_on_hyphens=False)
 
 
 def _item_points(item) -> str:

@@ -82,15 +82,17 @@ class Rubric:
     class_api: Optional[ClassApi] = None
     stand_ins: tuple = ()  # modules stood in for when missing (grader.stand_ins)
     worker_limits: dict = field(default_factory=lambda: dict(WORKER_LIMITS))
+    overridden: frozenset = frozenset()  # the time limits with_time_limits replaced (from a command line)
 
     @property
     def reg_factor(self) -> float:
         return REG_CONVENTIONS[self.reg_convention]
 
     def with_time_limits(self, **overrides: Optional[float]) -> Rubric:
-        """A copy with some time limits replaced (None keeps the rubric's value)."""
-        limits = {**self.time_limits, **{k: v for k, v in overrides.items() if v is not None}}
-        return Rubric(**{**self.__dict__, "time_limits": limits})
+        """A copy with some time limits replaced (None keeps the rubric's value); `overridden` names them."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return Rubric(**{**self.__dict__, "time_limits": {**self.time_limits, **given},
+                         "overridden": self.overridden | frozenset(given)})
 
     def visibility(self) -> dict[str, str]:
         """{item id: its Gradescope visibility}, for results.json."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 
 class SubmissionNotFound(Exception):
@@ -30,8 +31,9 @@ class SubmissionSource:
         return ".".join(self.module_path.relative_to(self.folder).with_suffix("").parts)
 
 
-def locate(path: Path, filename: str) -> SubmissionSource:
-    """A .py file, or a folder holding `filename` (or exactly one .py file)."""
+def locate(path: Path, filename: str, shown_as: Optional[str] = None) -> SubmissionSource:
+    """A .py file, or a folder holding `filename` (or exactly one .py file). `shown_as`: what the messages call a
+    folder without a file to grade (e.g. "your upload", where its path is the grader's own business)."""
     path = Path(path)
     if path.is_file():
         if path.suffix != ".py":
@@ -44,5 +46,7 @@ def locate(path: Path, filename: str) -> SubmissionSource:
     candidates = [path / filename] if (path / filename).is_file() else sorted(path.glob("*.py"))  # filename: a/b.py
     if len(candidates) != 1:
         found = ", ".join(p.name for p in candidates) or "no .py file"
+        if shown_as:
+            raise SubmissionNotFound(f"{shown_as} holds {found}: expected {filename} (or exactly one .py file)")
         raise SubmissionNotFound(f"{path}: expected {filename} (or exactly one .py file) in the folder, found {found}")
     return SubmissionSource(path.resolve(), candidates[0].resolve(), files)

@@ -311,7 +311,7 @@ class Submission:
             raise StudentCodeError(self.load_error, cause=self.load_cause)
         name = self.name_of(role)
         if not self.has(role):
-            raise StudentCodeError(f"{self.filename} has no `{name}`: define it with the contract's signature.",
+            raise StudentCodeError(f"{self.filename} has no `{name}`: define it with the template's signature.",
                                    cause="missing")
         if role in self.broken:
             raise StudentCodeError(*self.broken[role])

@@ -11,6 +11,7 @@ import stat
 import pytest
 
 from conftest import REPO, SUBMISSIONS, mutate, rubric_of, run_cli
+from grader.report import ItemResult, Report
 
 BASE = (SUBMISSIONS / "student_correct.py").read_text()
 OPTIONS = ["--jobs", "2", "--no-timing", "--timeout", "20", "--import-timeout", "1"]
@@ -259,17 +260,80 @@ def test_every_cause_code_has_words_in_the_summary():
     assert codes - set(CAUSE_WORDS) == set()
 
 
+def _report(*causes: tuple) -> Report:
+    """A report whose failed items have these (item id, cause) pairs."""
+    return Report(score=0, max_score=22, seed=1, items=[
+        ItemResult(item_id, "", 0, 10, "failed", "", cause) for item_id, cause in causes])
+
+
+BACKWARD_ITEMS = frozenset({"part2.backward_reference", "part2.backward_fd"})
+
+
 def test_one_mistake_is_counted_once_in_the_summary():
     """backward_reference names the known mistake, backward_fd its signature: the summary counts the mistake."""
     from grader.batch import student_causes
-    from grader.report import ItemResult, Report
+    assert student_causes(_report(("part2.backward_reference", "relu_mask_from_dh1"),
+                                  ("part2.backward_fd", "relu_mask"), ("bonus.dX", "dX_wrong")),
+                          BACKWARD_ITEMS) == {"relu_mask_from_dh1", "dX_wrong"}
+    assert student_causes(_report(("part2.backward_reference", "double_1_over_N"),  # the 1/N twice, seen by both
+                                  ("part2.backward_fd", "grads_1_over_N_of_loss")), BACKWARD_ITEMS) == \
+        {"double_1_over_N"}
+    assert student_causes(_report(("part2.backward_reference", "relu_mask"), ("part2.backward_fd", "layer1")),
+                          BACKWARD_ITEMS) == {"relu_mask", "layer1"}  # nothing known: both stay
+    assert student_causes(_report(("bonus.deep", "not_attempted"), ("part3.grad_check", "no_tolerance")),
+                          BACKWARD_ITEMS) == {"no_tolerance"}  # a bonus left out: no mistake
 
-    def report(*causes: str) -> Report:
-        return Report(score=0, max_score=22, seed=1, items=[
-            ItemResult(f"item{i}", "", 0, 10, "failed", "", cause) for i, cause in enumerate(causes)])
-    assert student_causes(report("relu_mask_from_dh1", "relu_mask", "dX_wrong")) == {"relu_mask_from_dh1", "dX_wrong"}
-    assert student_causes(report("relu_mask", "layer1")) == {"relu_mask", "layer1"}  # nothing known: both stay
-    assert student_causes(report("not_attempted", "no_tolerance")) == {"no_tolerance"}  # a bonus left out: no mistake
+
+def test_independent_mistakes_are_all_counted(tmp_path):
+    """The README's sample (examples/backprop.py): dscores without the 1/N (part2.loss names the known mistake) and
+    the ReLU mask taken from dh1 (backward shows both bugs at once, so its items name the mask's signature). Both
+    are counted, once each; the mask was left out whenever any item named a known mistake."""
+    from grader.batch import gradient_items, student_causes, write_summary
+    from grader.rubric import load_rubric
+    rubric = load_rubric(REPO / "rubrics" / "backprop.yaml")
+    assert gradient_items(rubric) == BACKWARD_ITEMS
+    sample = _report(("part2.loss", "missing_1_over_N"), ("part2.backward_reference", "relu_mask"),
+                     ("part2.backward_fd", "relu_mask"), ("bonus.dX", "dX_wrong"), ("bonus.deep", "not_attempted"))
+    assert student_causes(sample, BACKWARD_ITEMS) == {"missing_1_over_N", "relu_mask", "dX_wrong"}
+    mask_only = _report(("part2.backward_reference", "relu_mask_from_dh1"), ("part2.backward_fd", "relu_mask"))
+    write_summary(tmp_path, rubric, {"bob": (sample, False), "carl": (mask_only, False)})
+    mistakes = (tmp_path / "summary.md").read_text().split("## Most common mistakes\n\n")[1].split("\n\n")[0]
+    assert mistakes.splitlines() == [
+        "- dX wrong (bonus) (`dX_wrong`): 1 student",
+        "- the 1/N of the mean missing (`missing_1_over_N`): 1 student",
+        "- a wrong ReLU mask (`relu_mask`): 1 student",
+        "- the ReLU mask built from the upstream gradient (`relu_mask_from_dh1`): 1 student"]
+
+
+def test_files_left_out_and_reports_left_behind_are_named(tmp_path):
+    """A file that is no submission is not graded, with one warning naming every such file; a report whose student
+    left the folder stays in reports/ (not in the gradebook), and the run's last line says so."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in ("alice.py", "frank.py"):
+        (folder / name).write_text(BASE)
+    for name in ("notes.txt", "frank.zip", ".DS_Store"):
+        (folder / name).write_text("not a submission\n")
+    out, rubric = tmp_path / "out", str(rubric_of(tmp_path, "part1.shapes".__eq__))
+    first = batch(folder, out, "--rubric", rubric)
+    assert first.returncode == 0, first.stderr
+    assert f"backprop-grader: warning: 2 files in {folder} not graded (a submission is a .py file or a folder): " \
+           f"frank.zip, notes.txt\n" in first.stderr
+    assert "no submission any more" not in first.stdout
+    (folder / "frank.py").unlink()
+    (folder / "notes.txt").unlink()
+    (folder / "frank.zip").unlink()
+    second = batch(folder, out, "--rubric", rubric)
+    assert second.returncode == 0 and "not graded (a submission" not in second.stderr
+    assert second.stdout.splitlines()[-1] == (
+        f"1 submission: 0 graded, 1 kept from an earlier run. Gradebook: {out / 'gradebook.csv'}; summary: "
+        f"{out / 'summary.md'}. 1 report in reports/ has no submission any more (kept, not in the gradebook): frank")
+    assert list(gradebook(out)) == ["alice"] and (out / "reports" / "frank.json").exists()
+
+
+def test_batch_help_shows_the_default_number_of_jobs():
+    jobs = os.cpu_count() or 1
+    assert f"(default: {jobs}, the number of CPUs)" in " ".join(run_cli("batch", "--help").stdout.split())
 
 
 def test_jobs_2_grades_two_submissions_at_once(tmp_path):

@@ -134,7 +134,7 @@ def test_other_file_name_and_entry_points_from_the_rubric(tmp_path):
     default_rubric = rubric_of(tmp_path / "default", "part2.backward_fd".__eq__)
     default = grade_file(folder / "my_net.py", tmp_path / "d.json", "--rubric", str(default_rubric))
     feedback = items_of(default["report"])["part2.backward_fd"]["feedback"]
-    assert "my_net.py has no `backward`" in feedback
+    assert "my_net.py has no `backward`: define it with the template's signature." in feedback
 
 
 def test_seed_is_derived_from_content_and_salt_and_can_be_overridden(tmp_path):
@@ -205,10 +205,26 @@ def test_grader_failure_still_writes_both_reports_and_exits_1(tmp_path):
                      "--timeout", "60", "--total-timeout", "3")
     assert result.returncode == 1
     report = json.loads(out.read_text())
-    assert report["score"] == 0 and "did not finish within 3 s" in report["error"]
+    # the limit is the command line's, and pytest's progress characters (".F..") are no output worth showing
+    assert report["score"] == 0 and report["error"] == "grading did not finish within 3 s (the limit set by " \
+                                                       "--total-timeout)."
     assert {i["status"] for i in report["items"]} == {"error", "manual"}
     results = json.loads(gradescope.read_text())
     assert results["score"] == 0 and "Grading failed" in results["output"]
+
+
+def test_a_failure_report_says_where_the_limit_came_from_and_shows_no_progress_characters():
+    from grader.cli import limit_source, readable_output
+    from grader.rubric import load_rubric
+    rubric = load_rubric(REPO / "rubrics" / "backprop.yaml")
+    assert limit_source(rubric, "total") == "the rubric's total limit, time_limits: total in backprop.yaml"
+    assert limit_source(rubric.with_time_limits(total=3, test=None), "total") == "the limit set by --total-timeout"
+    assert limit_source(rubric.with_time_limits(total=3), "test") == "the rubric's test limit, time_limits: test in " \
+                                                                      "backprop.yaml"
+    log = ("...FFFF.....F.FFF.......                                           [ 80%]\n"
+           "FFF\nTraceback (most recent call last):\n  MemoryError\n")
+    assert readable_output(log) == "Traceback (most recent call last):\n  MemoryError"
+    assert readable_output("FFFF.....F.FFF................          [100%]\n") == ""
 
 
 def test_gradescope_results_follow_the_specification(tmp_path):

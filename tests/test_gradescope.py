@@ -148,7 +148,7 @@ def test_a_zip_that_is_not_one_or_holds_a_zip(tmp_path):
     inner = _zip(tmp_path / "inner.zip", {"backprop.py": BASE}).read_bytes()
     archive = _zip(tmp_path / "outer" / "outer.zip", {"inner.zip": inner})
     (tmp_path / "scratch").mkdir()
-    with pytest.raises(student.SubmissionNotFound, match="found no .py file"):  # one level only
+    with pytest.raises(student.SubmissionNotFound, match="your zip outer.zip holds no .py file"):  # one level only
         gradescope.find_upload(archive.parent, "backprop.py", tmp_path / "scratch")
 
 
@@ -157,22 +157,40 @@ def _no_py(root: Path) -> None:
     (root / "submission" / "notes.txt").write_text("forgot the code\n")
 
 
-@pytest.mark.parametrize("make, extra, words", [
-    pytest.param(lambda root: root.mkdir(), [], "nothing was uploaded", id="missing"),
-    pytest.param(lambda root: (root / "submission").mkdir(parents=True), [], "the upload is empty", id="empty"),
-    pytest.param(_no_py, [], "expected backprop.py (or exactly one .py file) in the folder, found no .py file",
+def _two_py_in_zip(root: Path) -> None:
+    _zip(root / "submission" / "homework.zip", {"fixed.py": BASE, "buggy.py": BASE})
+
+
+def _two_py_in_folder(root: Path) -> None:
+    (root / "submission" / "hw3").mkdir(parents=True)
+    for name in ("fixed.py", "buggy.py"):
+        (root / "submission" / "hw3" / name).write_text(BASE)
+
+
+@pytest.mark.parametrize("make, extra, words, code", [
+    pytest.param(lambda root: root.mkdir(), [], "nothing was uploaded", 0, id="missing"),
+    pytest.param(lambda root: (root / "submission").mkdir(parents=True), [], "the upload is empty", 0, id="empty"),
+    pytest.param(_no_py, [], "your upload holds no .py file: expected backprop.py (or exactly one .py file)", 0,
                  id="no-py-file"),
-    pytest.param(_no_py, ["--run-as", UNKNOWN_USER], f"--run-as {UNKNOWN_USER}: no such user", id="unknown-user"),
+    pytest.param(_two_py_in_zip, [], "your zip homework.zip holds buggy.py, fixed.py: expected backprop.py (or "
+                                     "exactly one .py file)", 0, id="two-py-files-in-a-zip"),
+    pytest.param(_two_py_in_folder, [], "your upload's folder hw3 holds buggy.py, fixed.py: expected backprop.py", 0,
+                 id="two-py-files-in-a-folder"),
+    pytest.param(_no_py, ["--run-as", UNKNOWN_USER], f"--run-as {UNKNOWN_USER}: no such user", 2, id="unknown-user"),
 ])
-def test_gradescope_always_writes_valid_results(tmp_path, make, extra, words):
+def test_gradescope_always_writes_valid_results(tmp_path, make, extra, words, code):
+    """A student's upload that cannot be graded is no usage error: results.json says why, in the student's terms
+    (never the grader's temporary folder), and the exit code is 0. The instructor's mistake (an unknown user) is 2."""
     root = tmp_path / "autograder"
     make(root)
     result = run_cli("gradescope", "--root", str(root), *extra)
-    assert result.returncode == 2  # as `grade`: nothing could run
+    assert result.returncode == code, result.stderr
     results = check_results(root / "results" / "results.json", REPO / "rubrics" / "backprop.yaml")
     assert results["score"] == 0 and words in results["output"]
     assert all(t["score"] == 0 and t["status"] == "failed" for t in results["tests"])
     assert words in result.stderr
+    assert "backprop-grader-upload" not in results["output"] and str(tmp_path) not in results["output"].replace(
+        f"nothing was uploaded ({root / 'submission'} does not exist)", "")
 
 
 def test_gradescope_with_a_broken_rubric_still_writes_results(tmp_path):

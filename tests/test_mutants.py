@@ -44,6 +44,9 @@ WORDS = {
     "unstable_softmax": {"part2.stability": "maximum"},
     "edits_inputs": {"part2.backward_fd": "modified its input `params['W1']` in place"},
     "transposed_dW1": {"part2.backward_reference": "transposed?"},
+    "bias_wrong_axis": {"part2.backward_reference": "grads['b1'] returned by `backward` has shape (1,), expected (6,) "
+                                                    "= (H,): sum over axis 0 (the batch): a bias gradient has one "
+                                                    "entry per unit, like its bias."},
 }
 
 
@@ -80,3 +83,24 @@ def test_mutant_loses_exactly_its_items(tmp_path, kind):
 
 def test_reference_loses_nothing_and_mutants_are_not_shipped_to_the_template():
     assert "mutant" not in (REPO / "student_template" / "backprop.py").read_text()
+
+
+def test_a_bias_gradient_of_the_wrong_shape_is_told_which_axis_to_sum():
+    """db1 = dz1.sum(axis=1) gives (N,), with keepdims=True (1, H): the shape error says why, for biases only."""
+    import numpy as np
+
+    from grader.outputs import gradient_dict
+    from grader.results import StudentCodeError
+    shapes, labels = {"W1": (4, 6), "b1": (6,)}, {"W1": "(D, H)", "b1": "(H,)"}
+    messages = {}
+    for name, b1 in (("wrong axis", np.zeros(7)), ("keepdims", np.zeros((1, 6)))):
+        with pytest.raises(StudentCodeError) as error:
+            gradient_dict({"W1": np.zeros((4, 6)), "b1": b1}, "`backward`", shapes, labels)
+        messages[name] = str(error.value)
+    assert messages == {
+        "wrong axis": "grads['b1'] returned by `backward` has shape (7,), expected (6,) = (H,): sum over axis 0 (the "
+                      "batch): a bias gradient has one entry per unit, like its bias.",
+        "keepdims": "grads['b1'] returned by `backward` has shape (1, 6), expected (6,) = (H,): a bias gradient is "
+                    "1-D, like its bias: sum over axis 0 (the batch) without keepdims=True."}
+    with pytest.raises(StudentCodeError, match=r"has shape \(4, 5\), expected \(4, 6\) = \(D, H\)\.$"):
+        gradient_dict({"W1": np.zeros((4, 5)), "b1": np.zeros(6)}, "`backward`", shapes, labels)  # a weight: no hint

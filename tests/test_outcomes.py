@@ -41,6 +41,12 @@ CASES = {
                                                           "7× too large: the 1/N of the mean is missing"),
          "part2.backward_fd": ("missing_1_over_N", "6× too large"),
          "bonus.dX": ("dX_wrong", "dX inherits their error through dz1")}),
+    "sample_mask_and_1_over_N": (  # examples/backprop.py's two bugs: each backward item names both
+        [("    dscores /= N\n", ""), ("    dz1 = dh1 * (z1 > 0)\n", "    dz1 = dh1 * (dh1 > 0)\n")],
+        {"part2.loss", "part2.backward_reference", "part2.backward_fd", "bonus.dX"},
+        {"part2.loss": ("missing_1_over_N", "1/N of the mean is missing"),
+         "part2.backward_reference": ("relu_mask", "the ReLU mask is wrong"),
+         "part2.backward_fd": ("relu_mask", "the ReLU mask is wrong")}),
     "no_max_shift": (
         [("    shifted = scores - scores.max(axis=1, keepdims=True)", "    shifted = scores")],
         {"part2.stability"},
@@ -113,8 +119,9 @@ CASES = {
           "    key = (X.shape, params['W2'].shape, reg)\n"
           "    if key not in _memo:\n        _memo[key] = _backward(X, y, params, reg)\n"
           "    return _memo[key]\n\n\n# ---------------------------------------------------------------- Part 3\n")],
-        {"part2.backward_reference", "part2.backward_fd", "part2.regularization", "bonus.dX"},
-        {"part2.backward_fd": ("constant_loss", "does not change when any parameter changes")}),
+        {"part2.backward_reference", "part2.backward_fd", "part2.regularization", "part2.vectorized", "bonus.dX"},
+        {"part2.backward_fd": ("constant_loss", "does not change when any parameter changes"),
+         "part2.vectorized": ("wrong_when_measured", "returned something else when the grader measured it")}),
     "row_mean_shift": (
         [("    shifted = scores - scores.max(axis=1, keepdims=True)",
           "    shifted = scores - scores.mean(axis=1, keepdims=True)")],
@@ -293,6 +300,41 @@ def test_manual_items_are_never_shown_as_zero():
         ItemResult("part1.derivation", "Derivation", 0, 10, "manual", "graded by hand, from " + "x" * 200)])
     table = format_table(report, width=80)
     assert "- part1.derivation (-/10 manual):" in table and "0/10" not in table
+
+
+def test_one_message_shared_by_several_items_is_given_in_full_once():
+    """A syntax error fails every item with the same message: "In full" shows it once and names the other items
+    (the JSON report and results.json keep each item's own feedback)."""
+    error = "backprop.py does not compile: SyntaxError at line 1: expected ':' in `def forward(X, params)`"
+    other = "with N=8 dscores is 8× too large: the 1/N of the mean is missing (your loss value is right)"
+    report = Report(score=0, max_score=24, seed=1, items=[
+        ItemResult("part1.shapes", "Shapes", 0, 8, "failed", error, "import_failed"),
+        ItemResult("part2.loss", "Loss", 0, 8, "failed", other, "missing_1_over_N"),
+        ItemResult("part2.forward", "Forward", 0, 8, "failed", error, "import_failed"),
+        ItemResult("bonus.dX", "dX", 0, 5, "failed", error, "import_failed")])
+    assert format_table(report, width=100).split("In full:\n")[1] == (
+        f"- part1.shapes (0/8):\n  {error}\n  (the same for part2.forward, bonus.dX)\n"
+        f"- part2.loss (0/8):\n  {other}")
+
+
+@pytest.mark.xdist_group("missing_1_over_N")
+def test_a_known_mistake_is_introduced_once(graded):
+    """"your gradients differ from the reference's" once, then the known mistake, then its detail."""
+    items = {i["id"]: i for i in graded["missing_1_over_N"]["report"]["items"]}
+    feedback = items["part2.backward_reference"]["feedback"]
+    assert feedback.count("your gradients differ from the reference's") == 1
+    assert "(at N=1 and N=7). In detail, with N=1 your gradients match; with N=7 every gradient is 7× too large" \
+        in feedback
+
+
+@pytest.mark.xdist_group("sample_mask_and_1_over_N")
+def test_both_mistakes_of_the_sample_are_named(graded):
+    """The ReLU mask shows alone at N=1, the missing 1/N only on the larger probe: both are named."""
+    items = {i["id"]: i for i in graded["sample_mask_and_1_over_N"]["report"]["items"]}
+    for item_id, N in (("part2.backward_reference", 7), ("part2.backward_fd", 6)):
+        assert items[item_id]["feedback"].endswith(
+            f"entries are off). A second mistake: with N={N} layer 2's gradients (W2, b2), which the first does not "
+            f"reach, are {N}× too large: the 1/N of the mean is missing."), items[item_id]["feedback"]
 
 
 @pytest.mark.xdist_group("missing_1_over_N")

@@ -82,7 +82,8 @@ def check_deep(student: Submission, seed: int, L: int) -> CheckResult:
         if not isinstance(pair, (list, tuple)) or len(pair) != 2:
             raise StudentCodeError(f"grads[{i - 1}] from deep_backward must be a pair (dW, db).", cause="bad_output")
         for name, param, given in (("dW", W, pair[0]), ("db", b, pair[1])):
-            given = outputs.float64_array(given, f"layer {i}'s {name} from `deep_backward`", param.shape)
+            given = outputs.float64_array(given, f"layer {i}'s {name} from `deep_backward`", param.shape,
+                                          bias=name == "db")
             states = perturbed(param, FD_EPS, lambda: _copy(layers))
             numeric = from_perturbed(_losses(student, X, y, states, reg), param, FD_EPS)
             mismatch = find_mismatch(given, numeric, FD_TOL)

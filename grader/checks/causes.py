@@ -7,7 +7,9 @@ probes of different batch sizes N. Signatures, in the order they are tried:
   - only the bias gradients off, by 1/N (averaged instead of summed);
   - only layer 1 off, and on the N=1 probe db1 (= dz1) wrong only as a wrong ReLU mask makes it (the mask);
   - only layer 1, or only layer 2, off.
-Otherwise the feedback says that no known signature fits and shows the worst entry.
+Otherwise the feedback says that no known signature fits and shows the worst entry. After a signature of one layer,
+a second mistake that shows only on a larger probe is named too: the other layer off by a common factor there (the
+1/N missing from the dscores backward uses is invisible at N=1, where the first is found).
 """
 from __future__ import annotations
 
@@ -22,6 +24,9 @@ from grader.problems import Problem
 from grader.results import CheckResult, failed
 
 LAYER1, LAYER2, BIASES = {"W1", "b1"}, {"W2", "b2"}, {"b1", "b2"}
+#: Signatures of one layer, and the layer the mistake they name cannot reach (where a second mistake may show).
+OTHER_LAYER = {"relu_mask": (2, LAYER2), "no_relu_in_forward": (2, LAYER2), "layer1": (2, LAYER2),
+               "layer2": (1, LAYER1)}
 #: A factor counts as "the" factor when every parameter fits it this well; bugs that are not pure factors miss by far.
 FACTOR_TOL = 1e-6
 
@@ -129,10 +134,26 @@ def explain_gradient_mismatch(probes: Sequence[Probe], what: str, expected_label
         worst = mism[worst_name].describe(f"grads[{worst_name!r}]", expected_label)
         found = _signature(probe, mism, evidence, worst)
         if found:
-            return failed(f"{what}: {found[1]}", found[0])
+            second = _second_mistake(failing, probe, found[0])
+            return failed(f"{what}: {found[1]}. {second}" if second else f"{what}: {found[1]}", found[0])
     return failed(f"{what}: {evidence}{', '.join(sorted(mism))} are wrong and the mismatch fits no signature the "
                   f"grader knows (a common factor, a transpose, one layer only, the ReLU mask). Worst entry: {worst}",
                   "unknown")
+
+
+def _second_mistake(failing: list, first: Probe, cause: str) -> str:
+    """"A second mistake: ..." when `cause` (found on probe `first`) is a signature of one layer and, on a larger
+    failing probe, the gradients of the other layer, which that mistake cannot reach, are all off by one common
+    factor; else "". The sample submission's ReLU mask shows alone at N=1, its missing 1/N only at N=7."""
+    if cause not in OTHER_LAYER:
+        return ""
+    layer, names = OTHER_LAYER[cause]
+    for probe, mism in failing:
+        found = _factor_cause(probe, sorted(names)) if probe.N > first.N and names <= set(mism) else None
+        if found:
+            return (f"A second mistake: with N={probe.N} layer {layer}'s gradients ({', '.join(sorted(names))}), "
+                    f"which the first does not reach, are {found[2]}.")
+    return ""
 
 
 def _signature(probe: Probe, mism: dict, evidence: str, worst: str) -> Optional[tuple[str, str]]:

@@ -139,16 +139,17 @@ def check_backward(student: Submission, reference: ModuleType, seed: int) -> Che
                 return rounding
             return failed(f"backward's loss is wrong (N={N}, reg=0): {mismatch.describe('the loss')}.", "loss_wrong")
     probes = [Probe(problem, grads, expected, REFERENCE_TOL) for problem, _, grads, _, expected in runs]
-    found = explain_gradient_mismatch(probes, "your gradients differ from the reference's", "the reference's")
+    what = "your gradients differ from the reference's"
+    found = explain_gradient_mismatch(probes, what, "the reference's")
     if found is None:
         return passed()
     kind = _reproduced_mistake(probes)
     if kind is None:
         return found
     sizes = " and ".join(f"N={N}" for N in sorted({probe.N for probe in probes}))  # N=7 is probed twice
-    detail = "" if found.cause == "unknown" else f" In detail, {found.feedback}"
-    return failed(f"your gradients differ from the reference's: they are exactly those of a backward pass with "
-                  f"{MUTANTS[kind]} (at {sizes}).{detail}", kind)
+    detail = "" if found.cause == "unknown" else f" In detail, {found.feedback[len(what) + 2:]}"  # said once
+    return failed(f"{what}: they are exactly those of a backward pass with {MUTANTS[kind]} (at {sizes}).{detail}",
+                  kind)
 
 
 def _reproduced_mistake(probes: list) -> Optional[str]:
