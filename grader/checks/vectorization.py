@@ -25,9 +25,9 @@ The counts and the peak memory are measured in the worker (grader.worker.probes,
 functions captured before the submission was imported; a call that replaces the tracer or stops tracemalloc, or a
 submission that replaced the tracing functions, fails the item with feedback saying so. Timing is read on the
 grader's clock, in the grader's process, around requests that run the student's function on arguments the worker
-already holds: the submission cannot touch that clock. The timed calls' results are then compared with what they
-should be (the reference's, when the function matches it elsewhere): a function that answers timed calls cheaply and
-wrongly fails.
+already holds: the submission cannot touch that clock. Every measured call's result (counted, traced, timed) is kept
+in the worker and compared with what it should be (the reference's, when the function matches it on a fresh
+problem; else a plain call's): a function that answers measured calls cheaply and wrongly fails.
 """
 from __future__ import annotations
 
