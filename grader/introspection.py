@@ -11,16 +11,22 @@ itself, in its own process, before the worker runs any of it; a submission that 
 those measurements (grader.student.Submission._measure).
 
 What is read: the module the grader imports, the packages it sits in, and every file of the submission's folder
-that these import statically (`import x.y`, `from x import y`, `from . import y`, `from .x import *`), transitively;
-also a file of the folder named like a module that Python or an installed library could import later (the folder
-comes first on the worker's sys.path). Other files of the folder (the student's own tests, scripts) never run in the
-worker and are not read; importing by a computed name needs one of the constructs above.
+that these import statically (`import x.y`, `from x import y`, `from . import y`, `from .x import *`), transitively.
+Nothing else: the worker puts the folder after the standard library and the installed packages on sys.path, so a
+file of the folder named like one of those (`json.py`, a scratch `test.py`) cannot stand in for it, and the files
+nothing imports (the student's own tests, scripts) never run in the worker. Importing by a computed name needs one of
+the constructs above.
 
 A string equal to a distinctive name (`"_getframe"`, `"f_back"`, `"__globals__"`, `"ctypes"`, `"importlib"`,
 `"__import__"`, ...) counts wherever it is. A string that is also an ordinary word (`"eval"`, `"exec"`, `"compile"`,
-`"globals"`, `"vars"`, `"gc"`, `"inspect"`, ...) counts only where a string can become a name lookup: as an argument
-of a call (`getattr(builtins, "eval")`, `import_module("gc")`) or as a subscript (`__builtins__["exec"]`), not
-in a comparison (`mode not in ("train", "eval")`), a docstring, a dict literal or an f-string.
+`"globals"`, `"vars"`, `"gc"`, `"inspect"`, `"monitoring"`, ...) counts only where a string is turned into a name
+lookup: the attribute name given to `getattr`, `hasattr`, `setattr` or `delattr` (of any object, second argument or
+`name=`; also `__getattribute__`, `operator.attrgetter`, `operator.methodcaller`), an argument of `__import__` or
+`import_module`, and the key of a subscript (or of `.get`, `.pop`, `.setdefault`) of a namespace: `__builtins__`,
+`builtins`, `vars(...)`, `globals()`, `locals()`, `sys.modules`, any `__dict__`, or what is reached from one
+(`builtins.__dict__["exec"]`, `vars(builtins)["eval"]`, `sys.modules["builtins"].__dict__.get("exec")`). Data is
+left alone: a dict key (`history["eval"]`), a call's argument (`choices=["check", "eval"]`, `run(mode="eval")`), a
+comparison (`mode not in ("train", "eval")`), a docstring, a dict literal or an f-string.
 
 This closes the direct routes; code obfuscated past a static reading (computed attribute names on objects it already
 holds, such as `getattr(sys, "_get" + "frame")`) is not seen, and the README says so.
@@ -28,9 +34,6 @@ holds, such as `getattr(sys, "_get" + "frame")`) is not seen, and the README say
 from __future__ import annotations
 
 import ast
-import os
-import sys
-from importlib.machinery import PathFinder
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -47,11 +50,22 @@ REACHING_MODULES = frozenset({"gc", "ctypes", "inspect", "importlib", "_ctypes",
 REACHING_BUILTINS = frozenset({"exec", "eval", "compile", "__import__", "globals", "vars", "breakpoint"})
 #: Reaching names that are also ordinary words: as strings they count only where a string becomes a name lookup.
 ORDINARY_WORDS = frozenset({"exec", "eval", "compile", "globals", "vars", "breakpoint", "gc", "inspect", "pydoc",
-                            "imp"})
+                            "imp", "monitoring"})
 #: Strings that count wherever they are: no honest program writes them as data.
 DISTINCTIVE_NAMES = (REACHING_ATTRIBUTES | REACHING_MODULES | REACHING_BUILTINS) - ORDINARY_WORDS
 #: Attributes that hand over a whole reaching module when read from another module (`np._core.overrides.inspect`).
 MODULE_ATTRIBUTES = REACHING_MODULES | {"builtins"}
+#: Calls that look up the attribute their string names, with the positions of the name among their positional
+#: arguments: `getattr(builtins, "eval")`, `object.__getattribute__(builtins, "eval")`, `attrgetter("eval")`.
+ATTRIBUTE_LOOKUPS = {"getattr": slice(1, 2), "hasattr": slice(1, 2), "setattr": slice(1, 2),
+                     "delattr": slice(1, 2), "__getattribute__": slice(None), "attrgetter": slice(None),
+                     "methodcaller": slice(0, 1)}
+#: Calls that import the module their string names (every argument counts: `__import__("x", fromlist=["gc"])`).
+IMPORT_CALLS = frozenset({"__import__", "import_module"})
+#: Built-ins that hand over a namespace: a dict whose keys are names.
+NAMESPACE_CALLS = frozenset({"vars", "globals", "locals"})
+#: Dict methods that look up their first argument as a key.
+KEY_LOOKUPS = frozenset({"get", "pop", "setdefault", "__getitem__"})
 
 
 def find_introspection(module: Path, root: Optional[Path] = None,
@@ -61,9 +75,8 @@ def find_introspection(module: Path, root: Optional[Path] = None,
 
     `module` is the file the grader imports, `root` the import root (its folder by default; names are given relative
     to it), `files` every file of the submission (by default every .py file under `root`): of these, only the module,
-    its packages' __init__.py, what they import statically (transitively), and files named like a module found
-    outside the folder are read (see the module docstring). Files that do not parse are left to the import, which
-    reports them."""
+    its packages' __init__.py and what they import statically (transitively) are read (see the module docstring).
+    Files that do not parse are left to the import, which reports them."""
     module = Path(module).resolve()
     root = Path(root).resolve() if root is not None else module.parent
     available = {Path(p).resolve() for p in (files if files is not None else root.rglob("*.py"))}
@@ -87,8 +100,7 @@ def _parse(path: Path) -> Optional[ast.AST]:
 
 
 def _read_files(module: Path, root: Path, available: set) -> set:
-    """The module, its packages' __init__.py, the files that shadow outside modules, and what all of these import
-    from the folder, transitively."""
+    """The module, its packages' __init__.py, and what these import from the folder, transitively."""
     folders = {parent for path in available for parent in path.parents if parent.is_relative_to(root)}
 
     def files_of(parts: tuple) -> list:
@@ -110,7 +122,6 @@ def _read_files(module: Path, root: Path, available: set) -> set:
     queue = [module]
     if module.is_relative_to(root):  # importing a.b.c runs a/__init__.py and a/b/__init__.py first
         queue += files_of(module.relative_to(root).with_suffix("").parts)
-    queue += [file for name in _shadowing_names(root, available) for file in files_of((name,))]
     seen: set = set()
     while queue:
         path = queue.pop()
@@ -156,26 +167,11 @@ def _all_names(path: Path) -> list:
     return names
 
 
-def _shadowing_names(root: Path, available: set) -> list:
-    """Top-level modules and packages of the folder named like a module found outside it (the standard library's
-    or an installed one's): whatever imports that name later in the worker runs the submission's file instead."""
-    names = {path.relative_to(root).parts[0].removesuffix(".py") for path in available if path.is_relative_to(root)}
-    outside = [p for p in sys.path if p and os.path.isdir(p) and Path(p).resolve() != root]
-    shadowing = []
-    for name in sorted(names):
-        try:
-            if name.isidentifier() and PathFinder.find_spec(name, outside) is not None:
-                shadowing.append(name)
-        except (ImportError, ValueError, OSError):
-            continue
-    return shadowing
-
-
 # ------------------------------------------------------------------------------------ what counts as reaching
 def _first_reach(tree: ast.AST) -> Optional[tuple[int, str]]:
     """(line, the construct) of the earliest reaching construct in the tree, or None."""
     names = _Names(tree)
-    lookups = _lookup_strings(tree)
+    lookups = _lookup_strings(tree, names)
     found = [(node.lineno, node.col_offset, hit) for node in ast.walk(tree)
              for hit in [_reach(node, names, lookups)] if hit is not None]
     return min(found)[::2] if found else None
@@ -205,9 +201,9 @@ class _Names:
                         (self.sys if alias.name == "sys" else self.builtins).add(name)
 
 
-def _lookup_strings(tree: ast.AST) -> set:
-    """ids of the string constants that sit where a string can become a name lookup: an argument of a call, a
-    subscript, or inside a list, tuple, set, conditional or `or` that sits there."""
+def _lookup_strings(tree: ast.AST, names: _Names) -> set:
+    """ids of the string constants that sit where a string is turned into a name lookup (_lookup_arguments, a
+    subscript of a namespace), or inside a list, tuple, set, conditional or `or` that sits there."""
     found: set = set()
 
     def visit(node: ast.AST) -> None:
@@ -227,11 +223,49 @@ def _lookup_strings(tree: ast.AST) -> set:
 
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
-            for argument in [*node.args, *(keyword.value for keyword in node.keywords)]:
+            for argument in _lookup_arguments(node, names):
                 visit(argument)
-        elif isinstance(node, ast.Subscript):
+        elif isinstance(node, ast.Subscript) and _in_namespace(node.value, names):
             visit(node.slice)
     return found
+
+
+def _lookup_arguments(call: ast.Call, names: _Names) -> list:
+    """The arguments of `call` that name what it looks up: the attribute name of getattr and its kind
+    (ATTRIBUTE_LOOKUPS, or `name=`), every argument of an import by name, the key of `.get` and its kind on a
+    namespace (`vars(builtins).get("eval")`); none for any other call (`run(mode="eval")`)."""
+    func = call.func
+    called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+    if called in ATTRIBUTE_LOOKUPS:
+        return call.args[ATTRIBUTE_LOOKUPS[called]] + [k.value for k in call.keywords if k.arg == "name"]
+    if called in IMPORT_CALLS:
+        return [*call.args, *(k.value for k in call.keywords)]
+    if called in KEY_LOOKUPS and isinstance(func, ast.Attribute) and _in_namespace(func.value, names):
+        return call.args[:1]
+    return []
+
+
+def _in_namespace(node: ast.AST, names: _Names) -> bool:
+    """Whether `node` is, or is reached from, a namespace whose keys are names: `__builtins__`, `builtins`,
+    `vars(...)`, `globals()`, `locals()`, `sys.modules`, or any `__dict__` (`sys.modules["builtins"].__dict__`,
+    `globals().copy()`); not a dict of the program's own (`history`, `params["W1"]`)."""
+    while True:
+        if isinstance(node, ast.Name):
+            return node.id in names.builtins
+        if isinstance(node, ast.Attribute):
+            if node.attr == "__dict__" or (node.attr == "modules" and isinstance(node.value, ast.Name) and (
+                    node.value.id in names.sys)):
+                return True
+            node = node.value
+        elif isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Name) and node.func.id in NAMESPACE_CALLS and (
+                    node.func.id not in names.bound):
+                return True
+            node = node.func
+        elif isinstance(node, ast.Subscript):
+            node = node.value
+        else:
+            return False
 
 
 def _reach(node: ast.AST, names: _Names, lookups: set) -> Optional[str]:
@@ -262,7 +296,7 @@ def _reach(node: ast.AST, names: _Names, lookups: set) -> Optional[str]:
         return node.id
     elif isinstance(node, ast.Constant) and isinstance(node.value, str) and (
             node.value in DISTINCTIVE_NAMES or (node.value in ORDINARY_WORDS and id(node) in lookups)):
-        return repr(node.value)  # getattr(sys, "_getframe"), __builtins__["exec"], import_module("gc")
+        return repr(node.value)  # getattr(sys, "_getframe"), vars(builtins)["exec"], import_module("gc")
     return None
 
 

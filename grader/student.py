@@ -77,13 +77,16 @@ class Tampered(Exception):
 
 
 class Counts(NamedTuple):
-    """What one call executed: Python line events, arrays created from TrackedArray inputs (0 unless the call had
-    them), the CPU seconds that threads running before the call spent during it (work the count cannot see), and the
-    id its result is kept under in the worker (see Submission.measured_result)."""
+    """What one call executed (grader.worker.probes.Counts): Python line events, arrays created from TrackedArray
+    inputs (0 unless the call had them), CPU seconds spent outside the calling thread beyond its idle rate (work the
+    count cannot see), line events and calls in the submission's own files; and the id its result is kept under in
+    the worker (see Submission.measured_result)."""
 
     lines: int
     arrays: int
-    other_threads_seconds: float = 0.0
+    elsewhere_seconds: float = 0.0
+    own_lines: int = 0
+    own_calls: int = 0
     result_id: int = 0
 
 
@@ -467,8 +470,8 @@ class Submission:
         plain arrays)."""
         reply = self._measure(role, {"op": "count", "role": role, "skip": list(skip), "tracked": tracked}, args)
         with self._reading(role):
-            return Counts(int(reply["lines"]), int(reply["arrays"]), float(reply["other_threads_seconds"]),
-                          int(reply["result_id"]))
+            return Counts(int(reply["lines"]), int(reply["arrays"]), float(reply["elsewhere_seconds"]),
+                          int(reply["own_lines"]), int(reply["own_calls"]), int(reply["result_id"]))
 
     def peak_bytes(self, role: str, args: tuple) -> tuple[int, int]:
         """(peak traced memory in bytes of one call of `role` (numpy's buffers and Python's objects), the id its

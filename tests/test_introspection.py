@@ -53,13 +53,28 @@ REACHING = {
     "distinctive_string_as_data": ("names = ('f_back',)\n", "line 1: `'f_back'`"),
     "distinctive_string_compared": ("def f(attr):\n    return attr == '__globals__'\n", "line 2: `'__globals__'`"),
     "module_name_as_data": ("LIBRARY = 'ctypes'\n", "line 1: `'ctypes'`"),
-    # ... ordinary words only where a string can become a name lookup: a call's argument, a subscript.
+    # ... ordinary words only where a string is turned into a name lookup: the attribute name of getattr and its kind
+    # (any owner), an import by name, the key of a namespace (or of what is reached from one).
     "builtin_by_getattr": ("import builtins\nf = getattr(builtins, 'eval')\n", "line 2: `getattr(builtins, 'eval')`"),
-    "builtin_name_as_argument": ("f = lookup(table, 'eval')\n", "line 1: `'eval'`"),
+    "monitoring_by_getattr": ("import sys\nm = getattr(sys, 'monitoring')\n", "line 2: `getattr(sys, 'monitoring')`"),
+    "hasattr_of_any_object": ("def f(obj):\n    return hasattr(obj, 'exec')\n", "line 2: `'exec'`"),
+    "setattr_name": ("setattr(owner, 'compile', None)\n", "line 1: `'compile'`"),
+    "delattr_name": ("delattr(owner, 'breakpoint')\n", "line 1: `'breakpoint'`"),
+    "getattr_name_keyword": ("f = getattr(owner, name='eval')\n", "line 1: `'eval'`"),
+    "getattr_name_conditional": ("f = getattr(owner, 'exec' if fast else 'eval')\n", "line 1: `'exec'`"),
+    "getattribute": ("f = object.__getattribute__(owner, 'eval')\n", "line 1: `'eval'`"),
+    "attrgetter": ("from operator import attrgetter\nf = attrgetter('eval')(owner)\n", "line 2: `'eval'`"),
+    "methodcaller": ("import operator\nf = operator.methodcaller('exec', 'x = 1')\n", "line 2: `'exec'`"),
     "module_name_as_argument": ("m = import_module('gc')\n", "line 1: `'gc'`"),
-    "builtin_name_as_keyword": ("f = lookup(name='exec')\n", "line 1: `'exec'`"),
-    "builtin_name_as_subscript": ("def f(table):\n    return table['exec']\n", "line 2: `'exec'`"),
-    "builtin_name_in_argument_list": ("f = pick(['compile'])\n", "line 1: `'compile'`"),
+    "module_name_as_keyword": ("m = import_module(name='inspect')\n", "line 1: `'inspect'`"),
+    "locals_subscript": ("f = locals()['eval']\n", "line 1: `'eval'`"),
+    "dict_of_any_object": ("def f(m):\n    return m.__dict__['exec']\n", "line 2: `'exec'`"),
+    "reached_from_a_dict": ("def f(m):\n    return m.__dict__.copy()['exec']\n", "line 2: `'exec'`"),
+    "namespace_get": ("def f(m):\n    return m.__dict__.get('compile')\n", "line 2: `'compile'`"),
+    "locals_pop": ("def f():\n    return locals().pop('gc', None)\n", "line 2: `'gc'`"),
+    # (the namespace itself, when it reaches, is found first)
+    "builtins_dict_subscript": ("import builtins\ne = builtins.__dict__['exec']\n", "line 2: `builtins.__dict__`"),
+    "vars_subscript": ("import builtins\ne = vars(builtins)['eval']\n", "line 2: `vars`"),
 }
 
 HONEST = {
@@ -88,6 +103,28 @@ HONEST = {
             return X * MODES[mode], "inspect" if mode == "eval" else "compile"
     ''',
     "attributes_of_own_objects": "class Net:\n    def step(self):\n        return self.gc, self.inspect, self.sys\n",
+    "eval_as_dict_key": """
+        history = {"train": [], "eval": []}
+        def record(split, value):
+            history[split].append(value)
+        if __name__ == "__main__":
+            history["eval"].append(0.0)
+    """,
+    "eval_in_argparse_choices": """
+        import argparse
+        if __name__ == "__main__":
+            parser = argparse.ArgumentParser()
+            parser.add_argument("--mode", choices=["check", "eval"], default="check")
+            args = parser.parse_args()
+    """,
+    "eval_as_keyword_value": "def _run(mode):\n    return mode\nif __name__ == '__main__':\n    _run(mode='eval')\n",
+    "ordinary_words_as_arguments": "f = lookup(table, 'eval')\ng = pick(['compile'])\nh = lookup(name='exec')\n",
+    "ordinary_words_as_keys": """
+        def f(table, params, cache):
+            return table["exec"], params["gc"], params["W1"]["inspect"], cache.get("eval"), cache.pop("vars", None)
+    """,
+    "ordinary_word_monitoring": "config = {'logging': 'monitoring'}\nprint(config['logging'] == 'monitoring')\n",
+    "own_methods_named_like_builtins": "def f(model):\n    model.eval()\n    return model.compile(), model.vars\n",
 }
 
 
@@ -128,6 +165,14 @@ def test_files_the_submission_does_not_import_are_not_read(tmp_path):
     assert find_introspection(files[0], tmp_path, files) is None
 
 
+def test_files_named_like_outside_modules_are_not_read_unless_imported(tmp_path):
+    """The worker searches the folder after the standard library and the installed packages: a `json.py` or a scratch
+    `test.py` there cannot stand in for the module of that name, and runs only if the submission imports it."""
+    files = folder(tmp_path, {"backprop.py": HONEST["numpy_code"], "json.py": "import gc\n",
+                              "test.py": "import importlib\nimport backprop\nimportlib.reload(backprop)\n"})
+    assert find_introspection(files[0], tmp_path, files) is None
+
+
 @pytest.mark.parametrize("layout, where", [
     ({"backprop.py": "from helpers import f\n", "helpers.py": "import numpy as np\nimport gc\n"},
      "helpers.py line 2: `import gc`"),
@@ -143,10 +188,8 @@ def test_files_the_submission_does_not_import_are_not_read(tmp_path):
      "tools/deep.py line 1: `import gc`"),
     ({"backprop.py": "from tools import *\n", "tools/__init__.py": "__all__ = ['deep']\n",
       "tools/deep.py": "import gc\n"}, "tools/deep.py line 1: `import gc`"),
-    # Named like a standard-library module: whatever imports `json` later in the worker runs this file.
-    ({"backprop.py": "x = 1\n", "json.py": "import gc\n"}, "json.py line 1: `import gc`"),
 ], ids=["from_helper", "transitive", "relative_module", "relative_package", "parent_package", "submodule",
-        "star_all", "shadows_stdlib"])
+        "star_all"])
 def test_files_the_submission_imports_are_read(tmp_path, layout, where):
     files = folder(tmp_path, layout)
     assert find_introspection(files[0], tmp_path, files) == where

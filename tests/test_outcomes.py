@@ -55,6 +55,10 @@ CASES = {
         [("    dscores[range(N), y] -= 1                                        # (N, C)\n", "")],
         {"part2.loss", "part2.backward_reference", "part2.backward_fd", "bonus.dX"},
         {"part2.loss": ("missing_minus_one", "dscores lacks the -1 at the true class")}),
+    "log_of_probability_plus_eps": (  # the row max subtracted, and a harmless epsilon in the log: nothing lost
+        [("    loss = -np.mean(shifted[range(N), y] - np.log(sum_exp[:, 0]))   # scalar\n",
+          "    loss = -np.mean(np.log(probs[range(N), y] + 1e-12))\n")],
+        set(), {}),
     "max_margin_loss": (  # shift-invariant and 0 where the true class towers: stable, but not a softmax
         [("    loss = -np.mean(shifted[range(N), y] - np.log(sum_exp[:, 0]))   # scalar\n",
           "    loss = -np.mean(shifted[range(N), y])\n"),

@@ -579,7 +579,7 @@ def test_work_handed_to_threads_made_at_import_fails_as_hidden(submission_from):
         '''))
     result = check_vectorized(student, "softmax_cross_entropy", 0)
     assert (result.fraction, result.cause) == (0.0, "hidden_work"), result
-    assert "hands its work to threads that were running before it was called" in result.feedback
+    assert "has its work done outside the thread that calls it" in result.feedback
 
 
 def test_a_measured_call_must_compute_what_the_reference_computes(submission_from):
@@ -613,3 +613,104 @@ def test_a_numerical_backward_that_answers_the_count_s_sizes_cheaply_fails(submi
     assert re.search(r"`backward` returned something else when the grader measured it \(N=1, D=4, H=4, C=5\) than "
                      r"the reference's: grads\['W1'\] differs \(grads\['W1'\]\[\d, \d\] is 0 but expected is ",
                      result.feedback), result.feedback
+
+
+#: Analytic backward passes whose work grows with D·H in honest ways: loops over features and hidden units calling
+#: numpy (whose Python code runs per weight) or a helper of their own, once in forward and once in backward.
+HONEST_D_BY_H = {
+    "np_sum_per_weight": '''
+        _backward = backward
+        def backward(X, y, params, reg=0.0):
+            loss, grads = _backward(X, y, params, reg)
+            scores, (_, z1, h1) = forward(X, params)
+            dz1 = (softmax_cross_entropy(scores, y)[1] @ params["W2"].T) * (z1 > 0)
+            D, H = params["W1"].shape
+            dW1 = np.zeros((D, H))
+            for d in range(D):
+                for j in range(H):
+                    dW1[d, j] = np.sum(X[:, d] * dz1[:, j])
+            return loss, {**grads, "W1": dW1 + reg * params["W1"]}
+        ''',
+    "helper_per_weight_twice": '''
+        def _product(a, b):
+            return a * b
+        def forward(X, params):
+            W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
+            z1 = np.zeros((X.shape[0], W1.shape[1])) + b1
+            for d in range(W1.shape[0]):
+                for j in range(W1.shape[1]):
+                    z1[:, j] += _product(X[:, d], W1[d, j])
+            h1 = np.maximum(z1, 0.0)
+            return h1 @ W2 + b2, (X, z1, h1)
+        def backward(X, y, params, reg=0.0):
+            W1, W2 = params["W1"], params["W2"]
+            scores, (_, z1, h1) = forward(X, params)
+            loss, dscores = softmax_cross_entropy(scores, y)
+            dz1 = (dscores @ W2.T) * (z1 > 0)
+            dX = np.zeros_like(X)
+            for d in range(X.shape[1]):
+                for j in range(dz1.shape[1]):
+                    dX[:, d] += _product(dz1[:, j], W1[d, j])
+            grads = {"W1": X.T @ dz1 + reg * W1, "b1": dz1.sum(axis=0), "W2": h1.T @ dscores + reg * W2,
+                     "b2": dscores.sum(axis=0), "X": dX}
+            return float(loss + 0.5 * reg * (np.sum(W1 * W1) + np.sum(W2 * W2))), grads
+        ''',
+    "debug_print_of_the_gradients": '''
+        _backward = backward
+        def backward(X, y, params, reg=0.0):
+            loss, grads = _backward(X, y, params, reg)
+            print("dW1 =", grads["W1"])
+            return loss, grads
+        ''',
+}
+
+
+@pytest.mark.parametrize("name", HONEST_D_BY_H)
+def test_honest_work_that_grows_with_d_times_h_is_analytic(submission_from, name):
+    student = submission_from(with_replaced(HONEST_D_BY_H[name]))
+    assert_computes_the_reference(student)
+    assert check_analytic(student, 0, reference) is None
+
+
+def test_work_done_in_a_thread_the_call_starts_without_threading_is_hidden(submission_from):
+    """_thread's threads get no tracer (threading.settrace reaches threading's only): their CPU shows the work."""
+    student = submission_from(with_replaced('''
+        import _thread
+        _softmax = softmax_cross_entropy
+        def softmax_cross_entropy(scores, y):
+            box, done = [], _thread.allocate_lock()
+            done.acquire()
+            def rows():
+                total = 0.0
+                for _ in range(20):
+                    for n in range(scores.shape[0]):         # per-example work, heavy enough to measure
+                        total += float(scores[n].max())
+                box.append(_softmax(scores, y))
+                done.release()
+            _thread.start_new_thread(rows, ())
+            done.acquire()
+            return box[0]
+        '''))
+    result = check_vectorized(student, "softmax_cross_entropy", 0)
+    assert (result.fraction, result.cause) == (0.0, "hidden_work"), result
+
+
+def test_every_measured_call_is_checked_not_only_the_last_of_its_size(submission_from):
+    """A loop over the examples that answers every other large call with a cheap wrong result (the count keeps the
+    smaller of two calls' lines): that answer is caught among the measured calls' results."""
+    student = submission_from(with_replaced('''
+        _calls = [0]
+        _softmax = softmax_cross_entropy
+        def softmax_cross_entropy(scores, y):
+            if len(y) > 1000:
+                _calls[0] += 1
+                if _calls[0] % 2:
+                    return 0.0, np.zeros_like(scores)
+            rows = [_softmax(scores[n:n + 1], y[n:n + 1]) for n in range(len(y))]
+            return (sum(loss for loss, _ in rows) / len(y),
+                    np.concatenate([d for _, d in rows]) / len(y))
+        '''))
+    result = check_vectorized(student, "softmax_cross_entropy", 0, reference, timed=False)
+    assert (result.fraction, result.cause) == (0.0, "wrong_when_measured"), result
+    assert re.search(r"returned something else when the grader measured it \(N=1032, C=5\) than the reference's: "
+                     r"the loss differs \(the loss is 0 but expected is ", result.feedback), result.feedback

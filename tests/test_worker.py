@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import SUBMISSIONS
+from conftest import ENTRY_POINTS, SUBMISSIONS, TEST_LIMITS
 from grader import outputs, processes
+from grader import student as student_module
 from grader.results import StudentCodeError
 from grader.worker import plain, protocol
 
@@ -524,3 +525,18 @@ def test_shared_writable_folders_are_found_once_by_their_real_paths(tmp_path):
                                               parents=(str(tmp_path),))
     assert found == [str(shared.resolve())]
     assert "/tmp" in processes.shared_writable_folders()
+
+
+def test_a_file_of_the_folder_cannot_stand_in_for_another_module(tmp_path):
+    """The submission's folder is searched last: its helper modules import, a file named like a module of the
+    standard library (or of numpy's) does not replace that module."""
+    (tmp_path / "colorsys.py").write_text("raise SystemExit('the folder colorsys.py was imported')\n")
+    (tmp_path / "helpers.py").write_text("def double(x):\n    return 2 * x\n")
+    uses = "\nimport colorsys\nfrom helpers import double\nassert double(2) == 4 and hasattr(colorsys, 'rgb_to_hsv')\n"
+    (tmp_path / "backprop.py").write_text(CORRECT + uses)
+    student = student_module.load(student_module.locate(tmp_path, "backprop.py"), dict(ENTRY_POINTS), TEST_LIMITS)
+    try:
+        assert student.load_error is None, student.load_error
+        assert student.call("shapes", 4, 5, 6, 3)
+    finally:
+        student.close()

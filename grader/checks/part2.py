@@ -24,6 +24,9 @@ from grader.student import Submission
 OFFSET = 1e4
 #: The "large gap" probe puts the true class this far below its row's maximum: exp(-1000) underflows to 0 in float64.
 GAP = 1000.0
+#: Where the true class towers GAP above the rest, loss and dscores are 0 to within 1e-300; an unstable softmax gives
+#: inf, nan or O(1). 1e-9 leaves room for a harmless log(p + 1e-12) (a loss of -1e-12).
+SPIKE_TOL = 1e-9
 
 
 def _offset_probe(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -111,7 +114,7 @@ def check_large_offsets(student: Submission, seed: int, part: str) -> CheckResul
             return failed(f"with logits near ±1e4 your loss is {loss:.6g}, but {base_loss:.6g} for the same logits "
                           f"with each row shifted back near 0 (softmax is invariant to such shifts). {hint}",
                           "unstable_softmax")
-        if formula_right and not abs(spike_loss) < 1e-12:
+        if formula_right and not abs(spike_loss) < SPIKE_TOL:
             return failed(f"when the true class's logit is {GAP:g} above the others your loss is {spike_loss} "
                           f"instead of 0. {hint}", "unstable_softmax")
         return passed()
@@ -119,7 +122,7 @@ def check_large_offsets(student: Submission, seed: int, part: str) -> CheckResul
     if mismatch:
         shifted_back = mismatch.describe("dscores", "with the rows shifted back near 0 it")
         return failed(f"with logits near ±1e4 dscores is wrong: {shifted_back}. {hint}", "unstable_softmax")
-    if formula_right and not np.all(np.abs(spike_dscores) < 1e-12):
+    if formula_right and not np.all(np.abs(spike_dscores) < SPIKE_TOL):
         worst = spike_dscores.flat[int(np.argmax(np.where(np.isfinite(spike_dscores), np.abs(spike_dscores),
                                                           np.inf)))]
         return failed(f"when the true class's logit is {GAP:g} above the others dscores should be 0, but has "

@@ -39,3 +39,4 @@ def tracked(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: tracked(item) for key, item in value.items()}
     return value
+

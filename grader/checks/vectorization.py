@@ -52,18 +52,22 @@ SMALL_N, LARGE_N = 8, 1032
 #: One event per four extra examples: a per-example loop costs at least one event per example; the call-to-call
 #: jitter of vectorized numpy code (caches, lazy imports) is a few hundred events at most, well below 256.
 EVENTS_PER_EXAMPLE = 0.25
-#: Layer sizes for telling an analytic backward from a numerical one, and the D×H interaction that fails: finite
-#: differences evaluate the loss 2·(12 - 4)² = 128 more times than the additive part explains, each a dozen lines or
-#: more: well over a thousand events, against a few hundred of jitter.
+#: Layer sizes for telling an analytic backward from a numerical one, and the D×H interactions that fail: finite
+#: differences evaluate the loss 2·(12 - 4)² = 128 more times than the additive part explains, each a call of one
+#: or more of the submission's functions (a loss calling forward and the softmax: 384 to 768 measured; 192 fails,
+#: while an honest helper used in two loops over D and H makes 128); each evaluation also runs dozens of lines, many
+#: in numpy's Python code (12,000 to 24,000 measured; 4,000 fails, while honest loops over D and H run 450 to 1,200,
+#: with np.sum or as a matrix product written in Python). NUMERICAL_GROWTH is bonus.deep's limit for all lines.
 SMALL_D, LARGE_D, NUMERICAL_GROWTH = 4, 12, 500
+CALLS_GROWTH, LINES_GROWTH = 192, 4000
 #: The batch size of that count: one example, so that a loop over examples, features and hidden units (a matrix
 #: product written in Python: 2 events per step, 128 of interaction at N = 1) stays far below the limit, while finite
 #: differences' interaction does not depend on N. The count includes the student's forward and softmax (finite
 #: differences may run there) and everything else backward calls.
 ANALYTIC_N = 1
-#: CPU seconds that threads running before a counted call may spend during it: none of the submission's should run
-#: (BLAS is pinned to one thread); a little for the interpreter's own.
-OTHER_THREADS_SECONDS = 0.002
+#: CPU seconds a counted call may have spent outside its thread (beyond the idle rate): none of the submission's work
+#: should run there (BLAS is pinned to one thread); a little for the interpreter's own.
+ELSEWHERE_SECONDS = 0.002
 #: Layer sizes (D, H, C) of the memory measurement: tiny, so every array but an N×N one stays small (at most 4 numbers
 #: per example for broadcasting's (N, D, H), below numpy's 8192-element buffers, whose cap would bend the growth).
 MEMORY_SIZES = (2, 2, 2)
@@ -84,14 +88,14 @@ def _fresh_arguments(role: str, N: int, seed: int, D: int = 10, H: int = 10, C: 
     return arguments
 
 
-#: The measured calls of one check, for checking what they returned: {the shapes of a call's arrays: (its arguments,
-#: the id of its result in the worker)}, the last call of each shape.
-Measured = dict
+#: The measured calls of one check, for checking what they returned: [(its arguments, the id of its result in the
+#: worker)], every one of them.
+Measured = list
 
 
 def _record(measured: Optional[Measured], args: tuple, result_id: int) -> None:
     if measured is not None:
-        measured[tuple(a.shape for a in protocol.walk_arrays(args))] = (args, result_id)
+        measured.append((args, result_id))
 
 
 def _counter(student: Submission, role: str, N: int, seed: int, D: int = 10, H: int = 10,
@@ -107,8 +111,7 @@ def _counter(student: Submission, role: str, N: int, seed: int, D: int = 10, H: 
     def count(tracked: bool = False) -> Counts:
         args = arguments()
         counts = student.count_events(role, args, skip, tracked)
-        if not tracked:  # a TrackedArray call's result is made of TrackedArrays: checked on the plain calls
-            _record(measured, args, counts.result_id)
+        _record(measured, args, counts.result_id)
         return counts
     return count
 
@@ -199,7 +202,7 @@ def check_vectorized(student: Submission, role: str, seed: int, reference: Optio
 
 def _check_vectorized(student: Submission, role: str, seed: int, reference: Optional[ModuleType],
                       timed: bool) -> CheckResult:
-    measured: Measured = {}
+    measured: Measured = []
     verdict = _judge_vectorized(student, role, seed, reference, timed, measured)
     if not verdict.passed:
         return verdict
@@ -223,7 +226,7 @@ def _judge_vectorized(student: Submission, role: str, seed: int, reference: Opti
         small_counts, large_counts = [small(), small(), small(True)], [large(), large(), large(True)]
     except Tampered as error:
         return _tampering(student, role, error)
-    threads = _in_other_threads(student, role, small_counts + large_counts)
+    threads = _hidden_work(student, role, small_counts + large_counts)
     if threads:
         return threads
     lines = max(c.lines for c in small_counts[:2]), min(c.lines for c in large_counts[:2])
@@ -269,15 +272,15 @@ def _judge_vectorized(student: Submission, role: str, seed: int, reference: Opti
     return passed(f"`{name}`: {counts}; {timing.describe(timings)}.")
 
 
-def _in_other_threads(student: Submission, role: str, counts: list[Counts]) -> Optional[CheckResult]:
-    """A failure when threads that ran before a counted call worked during it (a pool made at import): what they
-    run is not counted, so nothing about the call's work can be said."""
-    seconds = max(c.other_threads_seconds for c in counts)
-    if seconds < OTHER_THREADS_SECONDS:
+def _hidden_work(student: Submission, role: str, counts: list[Counts]) -> Optional[CheckResult]:
+    """A failure when a counted call had work done outside its thread (a thread pool, a thread or process it
+    started): what runs there is not counted, so nothing about the call's work can be said."""
+    seconds = max(c.elsewhere_seconds for c in counts)
+    if seconds < ELSEWHERE_SECONDS:
         return None
-    return failed(f"`{student.name_of(role)}` hands its work to threads that were running before it was called "
-                  f"(they used {seconds * 1e3:.1f} ms of CPU during one call): the grader cannot see what they do, so "
-                  f"it cannot check the function. Compute in the calling thread.", "hidden_work")
+    return failed(f"`{student.name_of(role)}` has its work done outside the thread that calls it (other threads or "
+                  f"processes used {seconds * 1e3:.1f} ms of CPU during one call): the grader cannot see what they do, "
+                  f"so it cannot check the function. Compute in the calling thread.", "hidden_work")
 
 
 def _charged_elsewhere(student: Submission, role: str, seed: int, reference: Optional[ModuleType],
@@ -296,7 +299,7 @@ def _charged_elsewhere(student: Submission, role: str, seed: int, reference: Opt
 
 def _measured_differently(student: Submission, role: str, seed: int, reference: Optional[ModuleType],
                           measured: Measured) -> Optional[CheckResult]:
-    """A failure when a measured call (counted, traced, timed: the last of each size) returned something else than
+    """A failure when a measured call (counted, traced, timed: every one) returned something else than
     it should have: the reference's result when the student's function matches the reference (to finite
     differences' accuracy: a numerical backward too) on a fresh problem of the value items' sizes, else what a plain
     call returns. A function that answers measured calls with cheap, wrong results fails."""
@@ -306,7 +309,7 @@ def _measured_differently(student: Submission, role: str, seed: int, reference: 
     matches = ref_function is not None and not _first_difference(
         _labelled(role, student.call(role, *copy.deepcopy(probe), guard=False, keep=keep)),
         _labelled(role, ref_function(*probe)))
-    for args, result_id in measured.values():
+    for args, result_id in measured:
         got = _labelled(role, student.measured_result(role, result_id, keep))
         copied = copy.deepcopy(args)
         expected = ref_function(*copied) if matches else student.call(role, *copied, guard=False, keep=keep)
@@ -371,27 +374,34 @@ def check_analytic(student: Submission, seed: int, reference: Optional[ModuleTyp
 def _check_analytic(student: Submission, seed: int, reference: Optional[ModuleType]) -> Optional[CheckResult]:
     """Finite differences evaluate the loss twice per parameter, D·H + H + H·C + C of them: their work grows with the
     product D·H. Loops over features (D) or hidden units (H), which an analytic backward may have, only add. So the
-    count is taken at D, H in {SMALL_D, LARGE_D} and the interaction c(L, L) - c(L, S) - c(S, L) + c(S, S) decides."""
+    count is taken at D, H in {SMALL_D, LARGE_D} and the interaction c(L, L) - c(L, S) - c(S, L) + c(S, S) decides,
+    for two counts: the calls of the submission's own functions (each loss evaluation calls some: forward, the
+    softmax, a lambda; an honest loop over D and H calls numpy, or one helper per weight), and, for finite differences
+    written out inline, all line events (numpy's printing left out), with a limit far above what honest loops over D
+    and H run (np.sum in numpy's Python code, or a matrix product written as Python loops)."""
     role = "backward"
     name = student.name_of(role)
-    counts, taken, measured = {}, [], {}
+    counts, taken, measured = {}, [], []
     try:
         for D in (SMALL_D, LARGE_D):
             for H in (SMALL_D, LARGE_D):
                 count = _counter(student, "backward", ANALYTIC_N, seed, D, H, skip=(), measured=measured)
                 count()  # warm-up
                 taken += [count() for _ in range(2)]
-                counts[D, H] = min(c.lines for c in taken[-2:])
+                counts[D, H] = min(taken[-2:], key=lambda c: (c.own_calls, c.lines))
     except Tampered as error:
         return _tampering(student, role, error)
-    threads = _in_other_threads(student, role, taken)
+    threads = _hidden_work(student, role, taken)
     if threads:
         return threads
     S, L = SMALL_D, LARGE_D
-    interaction = counts[L, L] - counts[L, S] - counts[S, L] + counts[S, S]
-    if interaction >= NUMERICAL_GROWTH:
-        return failed(f"`{name}` computes its gradients numerically, not analytically: its Python line events grow "
-                      f"with the number of parameters D·H ({counts[S, S]:,} at D=H={S}, {counts[L, L]:,} at "
-                      f"D=H={L}; {interaction:,} beyond what loops over features or hidden units add), as finite "
-                      f"differences do. Derive the gradients with the chain rule.", "numerical_not_analytic")
+    for what, limit in (("own_calls", CALLS_GROWTH), ("lines", LINES_GROWTH)):
+        c = {size: getattr(counted, what) for size, counted in counts.items()}
+        interaction = c[L, L] - c[L, S] - c[S, L] + c[S, S]
+        if interaction >= limit:
+            words = "calls of your functions" if what == "own_calls" else "Python line events"
+            return failed(f"`{name}` computes its gradients numerically, not analytically: the {words} grow with the "
+                          f"number of parameters D·H ({c[S, S]:,} at D=H={S}, {c[L, L]:,} at D=H={L}; {interaction:,} "
+                          f"beyond what loops over features or hidden units add), as finite differences' evaluations "
+                          f"of the loss do. Derive the gradients with the chain rule.", "numerical_not_analytic")
     return _measured_differently(student, role, seed, reference, measured)

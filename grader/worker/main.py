@@ -162,7 +162,9 @@ class Worker:
     def _import(self, name: str, path: Path, class_api: Any) -> tuple[str, str]:
         """('', '') on success, else (what went wrong, its cause code)."""
         filename = path.name
-        sys.path.insert(0, str(self.folder))
+        # Searched after the standard library and the installed packages: a file of the submission's folder is a
+        # helper module it imports, never a stand-in for a module of the same name that numpy or Python loads.
+        sys.path.append(str(self.folder))
         try:
             if "." in name:  # inside packages: a real package import, so `from cs231n.layers import *` works
                 module = importlib.import_module(name)
@@ -381,11 +383,15 @@ class Worker:
             if code is not None:
                 skip.add(code)
         try:
-            result, (lines, arrays, others) = self._run(role, lambda: probes.count_events(lambda: function(*args),
-                                                                                          frozenset(skip)), [])
+            result, counts = self._run(role, lambda: probes.count_events(lambda: function(*args), frozenset(skip),
+                                                                         self._in_submission), [])
         except probes.Tampered as error:
             return {"tampered": str(error)}, []
-        return {"lines": lines, "arrays": arrays, "other_threads_seconds": others, "result_id": self._keep(result)}, []
+        return {**counts._asdict(), "result_id": self._keep(result)}, []
+
+    def _in_submission(self, filename: str) -> bool:
+        """Whether code of this file name is the submission's (in its folder)."""
+        return _inside(Path(filename), self.folder)
 
     def peak(self, request: dict, buffers: list) -> tuple[dict, list]:
         """Peak traced memory (bytes) of one call on the arguments sent (decoded before the measurement starts)."""

@@ -12,7 +12,8 @@ Subclasses of dict, list, tuple, str, int and float are read with the base type'
 Mappings can only be read through their own `items()`: that is student code, so it is bounded (depth, entries) and
 any exception makes the whole value fall back to what it was (the encoder then describes it, as before). What is not
 a subclass of these types stays as it is: NumPy's numeric scalars (the protocol sends them exactly), ndarray
-subclasses and np.matrix (refused: an array whose comparisons always agree is a known cheat), other objects.
+subclasses and np.matrix (refused: an array whose comparisons always agree is a known cheat; the grader's own
+TrackedArray, which a counted call's results are made of, becomes the ndarray it views), other objects.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from grader.checks.tracked_arrays import TrackedArray
 from grader.worker.protocol import MAX_DEPTH
 
 #: Entries (container items, keys and values) looked at in one value; a larger value is left as it is.
@@ -55,6 +57,8 @@ class _Converter:
         kind = type(value)
         if kind in _EXACT:
             return value
+        if kind is TrackedArray:  # the grader's own view of its inputs (a counted call's), also in what it returns
+            return value.view(np.ndarray)
         if depth > MAX_DEPTH:
             raise _TooLarge
         if kind is list or kind is tuple:  # exact containers: their length and iteration are the builtin ones

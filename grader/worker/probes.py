@@ -10,17 +10,33 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import Callable
+from typing import Callable, NamedTuple
+
+try:
+    import resource
+except ImportError:  # Windows
+    resource = None
 
 from grader.checks.tracked_arrays import FINALIZE
 
 _settrace, _gettrace, _setprofile = sys.settrace, sys.gettrace, sys.setprofile
+# The clocks too: a submission that replaces time.perf_counter & co. does not reach the measurement.
+_perf_counter, _sleep, _process_time, _thread_time = time.perf_counter, time.sleep, time.process_time, time.thread_time
+_getrusage = getattr(resource, "getrusage", None)
 _threading_gettrace = getattr(threading, "gettrace", lambda: None)  # Python 3.10+
 _WATCHED = {"sys.settrace": _settrace, "sys.gettrace": _gettrace, "sys.setprofile": _setprofile}
 
 
-#: The longest idle time taken to see how busy the other threads are on their own (a call's own time, at most this).
-IDLE_SECONDS = 0.05
+#: The idle time taken to see how busy the other threads are on their own: a call's own time, within these bounds.
+IDLE_SECONDS = (0.02, 0.05)
+#: The share of a core other threads may use with no call running for a call's hidden work to be measured.
+BUSY_ON_THEIR_OWN = 0.1
+#: Code not counted: numpy's printing (formatting an array runs Python lines per entry; a debug print is no loop).
+NOT_WORK = ("arrayprint.py",)
+#: Calls not counted as calls of the submission's functions: a generator's or coroutine's resumptions (each is a
+#: call event) and comprehensions (a function each, in Python 3.11): the loop they belong to is no function call.
+RESUMABLE = 0x20 | 0x80 | 0x100 | 0x200  # CO_GENERATOR, CO_COROUTINE, CO_ITERABLE_COROUTINE, CO_ASYNC_GENERATOR
+COMPREHENSIONS = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>"})
 
 
 class Tampered(Exception):
@@ -32,26 +48,49 @@ def replaced() -> list[str]:
     return [name for name, original in _WATCHED.items() if getattr(sys, name.split(".")[1]) is not original]
 
 
-def count_events(call: Callable[[], object], skip: frozenset = frozenset()) -> tuple[object, tuple[int, int, float]]:
-    """(what `call()` returned, (line events, arrays created, CPU seconds of threads that ran before the call)): line
-    events in any frame (the student's and numpy's Python code) of the calling thread and of threads the call starts,
-    arrays as calls of tracked_arrays.FINALIZE (whose own lines are not counted); neither inside calls of the code
-    objects in `skip` (and everything they call). Work handed to a thread that already ran (a pool made at import)
-    escapes the tracer: the third figure shows it."""
+class Counts(NamedTuple):
+    """What one call ran: line events (any Python code: the student's and numpy's), arrays made from TrackedArray
+    inputs, CPU seconds spent outside the calling thread beyond what was spent there anyway (other threads, children
+    waited for: work the tracer does not follow), and the line events and function calls (not comprehensions or
+    generators' resumptions) in the submission's own files."""
+
+    lines: int
+    arrays: int
+    elsewhere_seconds: float
+    own_lines: int
+    own_calls: int
+
+
+def count_events(call: Callable[[], object], skip: frozenset = frozenset(),
+                 own: Callable[[str], bool] = lambda filename: False) -> tuple[object, Counts]:
+    """(what `call()` returned, its Counts): line events in every frame of the calling thread and of threads the
+    call starts, arrays as calls of tracked_arrays.FINALIZE (whose own lines are not counted); nothing inside calls of
+    the code objects in `skip` (and everything they call) or inside numpy's printing (a debug print is not work);
+    `own(filename)` tells the submission's files."""
     if replaced():
         raise Tampered(f"the submission replaced {', '.join(replaced())}")
-    count, skipping, arrays = 0, 0, 0
+    count, skipping, arrays, own_lines, own_calls = 0, 0, 0, 0, 0
+    owned: dict = {}
+
+    def is_own(code) -> bool:
+        known = owned.get(code)
+        if known is None:
+            known = owned[code] = bool(own(code.co_filename))
+        return known
 
     def on_call(frame, event, arg):
-        nonlocal skipping, arrays
+        nonlocal skipping, arrays, own_calls
         if skipping:
             return None
-        if frame.f_code is FINALIZE:
+        code = frame.f_code
+        if code is FINALIZE:
             arrays += 1
             return None
-        if frame.f_code in skip:
+        if code in skip or code.co_filename.endswith(NOT_WORK):
             skipping += 1
             return in_skipped
+        if is_own(code) and not code.co_flags & RESUMABLE and code.co_name not in COMPREHENSIONS:
+            own_calls += 1
         return on_line
 
     def in_skipped(frame, event, arg):
@@ -61,9 +100,11 @@ def count_events(call: Callable[[], object], skip: frozenset = frozenset()) -> t
         return in_skipped
 
     def on_line(frame, event, arg):
-        nonlocal count
+        nonlocal count, own_lines
         if event == "line":
             count += 1
+            if is_own(frame.f_code):
+                own_lines += 1
         return on_line
 
     touched = []
@@ -80,14 +121,14 @@ def count_events(call: Callable[[], object], skip: frozenset = frozenset()) -> t
     sys.settrace, sys.setprofile = refuse("sys.settrace"), refuse("sys.setprofile")
     # A submission that checks for a tracer sees none (a count must look like any other call).
     sys.gettrace = threading.gettrace = lambda: None
-    others = other_threads_cpu()
+    before = _cpu_elsewhere()
     threading.settrace(on_call)  # threads the call starts are counted too
     _settrace(on_call)
-    started = time.perf_counter()
+    started = _perf_counter()
     try:
         result = call()
     finally:
-        elapsed = time.perf_counter() - started
+        elapsed = _perf_counter() - started
         still_ours = _gettrace() is on_call
         _settrace(previous)
         threading.settrace(None)
@@ -95,32 +136,26 @@ def count_events(call: Callable[[], object], skip: frozenset = frozenset()) -> t
         threading.gettrace = _threading_gettrace
     if touched or not still_ours:
         raise Tampered(f"it called {touched[0]}" if touched else "the tracer was replaced during the call")
-    during = _cpu_since(others)
-    if during == 0.0:  # no other thread, or none that ran: nothing to compare with
-        return result, (count, arrays, 0.0)
-    # What those threads use when no call runs (a thread busy on its own is not the call's work), at that rate.
-    idle = min(elapsed, IDLE_SECONDS)
-    before_idle = other_threads_cpu()
-    time.sleep(idle)
-    rate = _cpu_since(before_idle) / idle if idle > 0 else 0.0
-    return result, (count, arrays, max(during - rate * elapsed, 0.0))
+    return result, Counts(count, arrays, _beyond_idle(_cpu_elsewhere() - before, elapsed), own_lines, own_calls)
 
 
-def _cpu_since(clocks: dict[int, float]) -> float:
-    """CPU seconds the threads in `clocks` ({ident: CPU seconds then}) have used since."""
-    now = other_threads_cpu()
-    return sum(max(now.get(ident, seconds) - seconds, 0.0) for ident, seconds in clocks.items())
+def _cpu_elsewhere() -> float:
+    """CPU seconds so far of this process outside the calling thread, and of its children that were waited for."""
+    seconds = _process_time() - _thread_time()
+    if _getrusage is not None:
+        children = _getrusage(resource.RUSAGE_CHILDREN)
+        seconds += children.ru_utime + children.ru_stime
+    return seconds
 
 
-def other_threads_cpu() -> dict[int, float]:
-    """{thread ident: CPU seconds so far} for the live threads other than the calling one (where the platform has
-    per-thread CPU clocks; else {})."""
-    clocks = {}
-    for thread in threading.enumerate():
-        if thread is threading.current_thread() or thread.ident is None:
-            continue
-        try:
-            clocks[thread.ident] = time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
-        except (AttributeError, OSError, ValueError):  # no per-thread clocks (Windows, macOS), or it just ended
-            continue
-    return clocks
+def _beyond_idle(during: float, elapsed: float) -> float:
+    """Of `during` CPU seconds spent outside the calling thread in `elapsed` seconds of a call, what goes beyond what
+    is spent there with no call running; 0 when other threads are busy on their own (a thread left spinning: its
+    share of a call cannot be told from the call's work, whatever the machine's load)."""
+    if during <= 0.0:
+        return 0.0
+    idle = max(IDLE_SECONDS[0], min(elapsed, IDLE_SECONDS[1]))
+    start, started = _cpu_elsewhere(), _perf_counter()
+    _sleep(idle)
+    rate = (_cpu_elsewhere() - start) / (_perf_counter() - started)
+    return 0.0 if rate > BUSY_ON_THEIR_OWN else max(during - rate * elapsed, 0.0)
