@@ -457,12 +457,15 @@ class Submission:
         with self._reading(role):
             return int(reply["result_id"])
 
-    def measured_result(self, role: str, result_id: int, keep: tuple = ()) -> Any:
-        """What a measured call (counted, traced or timed; one of the last 64) returned, as `call` would give it
-        (`keep`: positions that stay in the worker)."""
-        reply, buffers = self._request(role, {"op": "result", "id": result_id, "keep": list(keep)}, [])
+    def measured_results(self, role: str, result_ids: list, keep: tuple = ()) -> list:
+        """What measured calls (counted, traced or timed; among the last 64) returned, as `call` would give each
+        (`keep`: positions that stay in the worker), in one request."""
+        reply, buffers = self._request(role, {"op": "result", "ids": list(result_ids), "keep": list(keep)}, [])
         with self._reading(role):
-            return protocol.Decoder(buffers).decode(reply["result"])
+            results = protocol.Decoder(buffers).decode(reply["results"])
+            if not isinstance(results, list) or len(results) != len(result_ids):
+                raise protocol.ProtocolError("not one result per measured call")
+            return results
 
     def count_events(self, role: str, args: tuple, skip: tuple = (), tracked: bool = False) -> Counts:
         """Python line events in one call of `role` (not counting inside the roles in `skip`), and with `tracked`

@@ -309,8 +309,9 @@ def _measured_differently(student: Submission, role: str, seed: int, reference: 
     matches = ref_function is not None and not _first_difference(
         _labelled(role, student.call(role, *copy.deepcopy(probe), guard=False, keep=keep)),
         _labelled(role, ref_function(*probe)))
-    for args, result_id in measured:
-        got = _labelled(role, student.measured_result(role, result_id, keep))
+    results = student.measured_results(role, [result_id for _, result_id in measured], keep) if measured else []
+    for (args, _), result in zip(measured, results):
+        got = _labelled(role, result)
         copied = copy.deepcopy(args)
         expected = ref_function(*copied) if matches else student.call(role, *copied, guard=False, keep=keep)
         where = _first_difference(got, _labelled(role, expected))

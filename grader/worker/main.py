@@ -363,10 +363,12 @@ class Worker:
         return self.next_result
 
     def result(self, request: dict, buffers: list) -> tuple[dict, list]:
-        """What a measured call returned (see `_keep`), as `call` would send it (`keep`: forward's cache stays)."""
-        result = _without_kept(self.results.pop(request["id"]), request.get("keep") or ())
+        """What the measured calls request["ids"] returned (see `_keep`), as `call` would send each (`keep`:
+        forward's cache stays)."""
+        keep = request.get("keep") or ()
+        results = [_without_kept(self.results.pop(result_id), keep) for result_id in request["ids"]]
         encoder = protocol.Encoder(describe_others=True, convert=plain.plain_data)
-        return {"result": encoder.encode(result)}, encoder.buffers
+        return {"results": encoder.encode(results)}, encoder.buffers
 
     def count(self, request: dict, buffers: list) -> tuple[dict, list]:
         """Line events, arrays created (with request["tracked"]: the arguments are viewed as TrackedArrays) and the
