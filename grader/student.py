@@ -80,7 +80,7 @@ class Counts(NamedTuple):
     """What one call executed (grader.worker.probes.Counts): Python line events, arrays created from TrackedArray
     inputs (0 unless the call had them), CPU seconds spent outside the calling thread beyond its idle rate (work the
     count cannot see), line events and calls in the submission's own files; and the id its result is kept under in
-    the worker (see Submission.measured_result)."""
+    the worker (see Submission.measured_results)."""
 
     lines: int
     arrays: int

@@ -714,3 +714,19 @@ def test_every_measured_call_is_checked_not_only_the_last_of_its_size(submission
     assert (result.fraction, result.cause) == (0.0, "wrong_when_measured"), result
     assert re.search(r"returned something else when the grader measured it \(N=1032, C=5\) than the reference's: "
                      r"the loss differs \(the loss is 0 but expected is ", result.feedback), result.feedback
+
+
+def test_results_in_reused_buffers_are_checked_as_they_were_returned(submission_from):
+    """A legitimate speed trick: dscores written into one buffer kept between calls of the same shape. The measured
+    calls' results are copied when they return, so a later call overwriting the buffer changes nothing."""
+    student = submission_from(with_replaced('''
+        _buffers = {}
+        _softmax = softmax_cross_entropy
+        def softmax_cross_entropy(scores, y):
+            loss, dscores = _softmax(scores, y)
+            out = _buffers.setdefault(scores.shape, np.empty(scores.shape))
+            out[...] = dscores
+            return loss, out
+        '''))
+    result = check_vectorized(student, "softmax_cross_entropy", 0, reference, timed=False)
+    assert (result.fraction, result.cause) == (1.0, None), result

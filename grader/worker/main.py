@@ -355,11 +355,12 @@ class Worker:
         return {"result_id": self._keep(result)}, []
 
     def _keep(self, result: Any) -> int:
-        """Keep a measured call's result for a later `result` request; its id."""
+        """Keep a copy of a measured call's result for a later `result` request; its id. A copy: a function may
+        return views of buffers it reuses on its next call (a legitimate speed trick)."""
         if len(self.results) >= MAX_STASHES:
             self.results.pop(next(iter(self.results)))
         self.next_result += 1
-        self.results[self.next_result] = result
+        self.results[self.next_result] = _copied(plain.plain_data(result))
         return self.next_result
 
     def result(self, request: dict, buffers: list) -> tuple[dict, list]:
@@ -371,9 +372,9 @@ class Worker:
         return {"results": encoder.encode(results)}, encoder.buffers
 
     def count(self, request: dict, buffers: list) -> tuple[dict, list]:
-        """Line events, arrays created (with request["tracked"]: the arguments are viewed as TrackedArrays) and the
-        CPU time of threads that ran before, in one call on the arguments sent (decoded before counting starts), not
-        counting inside the roles in `skip` (the student's forward and softmax_cross_entropy, judged on their own)."""
+        """probes.Counts of one call on the arguments sent (decoded before counting starts; with request["tracked"],
+        viewed as TrackedArrays), not counting inside the roles in `skip` (the student's forward and
+        softmax_cross_entropy, judged on their own); its result is kept (see `_keep`)."""
         role = request["role"]
         function = self._function(role)
         args = protocol.Decoder(buffers).decode(request["args"])
@@ -449,6 +450,17 @@ def _without_kept(result: Any, keep: Any) -> Any:
     base = list if issubclass(kind, list) else tuple
     return base(protocol.Opaque(_type(v), "kept by the worker") if i in keep else v
                 for i, v in enumerate(base.__iter__(result)))
+
+
+def _copied(value: Any) -> Any:
+    """`value` with its arrays copied, inside plain dicts, lists and tuples too (anything else as it is)."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if type(value) is dict:
+        return {key: _copied(item) for key, item in value.items()}
+    if type(value) in (list, tuple):
+        return type(value)(_copied(item) for item in value)
+    return value
 
 
 def _structure(value: Any, depth: int = 0) -> Any:
