@@ -15,7 +15,7 @@ import numpy as np
 
 from grader import outputs
 from grader.checks.solution import FD_EPS, from_perturbed, perturbed
-from grader.checks.vectorization import ANALYTIC_N, LARGE_D, NUMERICAL_GROWTH, SMALL_D
+from grader.checks.vectorization import ANALYTIC_N, LARGE_D, SMALL_D, numerical_growth
 from grader.compare import FD_TOL, find_mismatch
 from grader.problems import KINK_MARGIN
 from grader.results import CheckResult, StudentCodeError, failed, passed
@@ -95,9 +95,9 @@ def check_deep(student: Submission, seed: int, L: int) -> CheckResult:
 
 
 def _numerical(student: Submission, seed: int) -> Optional[CheckResult]:
-    """A failure when deep_backward's gradients come from finite differences of its loss: as for backward
-    (vectorization.check_analytic), the line events of one call on a two-layer network (one example) at input and
-    hidden widths D, H in {SMALL_D, LARGE_D} grow with the product D·H; an analytic pass's do not."""
+    """A failure when deep_backward's gradients come from finite differences of its loss, told as for backward
+    (vectorization.numerical_growth): its counts on a two-layer network (one example) at input and hidden widths D, H
+    in {SMALL_D, LARGE_D} grow with the product D·H; an analytic pass's do not."""
     rng = rng_for(seed, "bonus.deep.analytic")
     counts = {}
     try:
@@ -105,15 +105,13 @@ def _numerical(student: Submission, seed: int) -> Optional[CheckResult]:
             for H in (SMALL_D, LARGE_D):
                 X, y, layers = _deep_problem(rng, (D, H, 3), ANALYTIC_N)
                 student.count_events("deep_backward", (X, y, layers, 0.0))  # warm-up
-                counts[D, H] = min(student.count_events("deep_backward", (X, y, _copy(layers), 0.0)).lines
-                                   for _ in range(2))
+                counts[D, H] = min((student.count_events("deep_backward", (X, y, _copy(layers), 0.0))
+                                    for _ in range(2)), key=lambda c: (c.own_calls, c.lines))
     except Tampered as error:
         return failed(f"the measurement of `deep_backward` was switched off: {error}.", "tampering")
-    S, L = SMALL_D, LARGE_D
-    interaction = counts[L, L] - counts[L, S] - counts[S, L] + counts[S, S]
-    if interaction < NUMERICAL_GROWTH:
+    growth = numerical_growth(counts)
+    if growth is None:
         return None
-    return failed(f"`deep_backward` computes its gradients numerically, not analytically: its Python line events grow "
-                  f"with the number of parameters D·H ({counts[S, S]:,} at D=H={S}, {counts[L, L]:,} at D=H={L}; "
-                  f"{interaction:,} beyond what loops over layers or units add), as finite differences do. Derive the "
-                  f"gradients with the chain rule, layer by layer.", "numerical_not_analytic")
+    return failed(f"`deep_backward` computes its gradients numerically, not analytically: {growth}, as finite "
+                  f"differences do. Derive the gradients with the chain rule, layer by layer.",
+                  "numerical_not_analytic")

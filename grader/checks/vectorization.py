@@ -57,8 +57,8 @@ EVENTS_PER_EXAMPLE = 0.25
 #: or more of the submission's functions (a loss calling forward and the softmax: 384 to 768 measured; 192 fails,
 #: while an honest helper used in two loops over D and H makes 128); each evaluation also runs dozens of lines, many
 #: in numpy's Python code (12,000 to 24,000 measured; 4,000 fails, while honest loops over D and H run 450 to 1,200,
-#: with np.sum or as a matrix product written in Python). NUMERICAL_GROWTH is bonus.deep's limit for all lines.
-SMALL_D, LARGE_D, NUMERICAL_GROWTH = 4, 12, 500
+#: with np.sum or as a matrix product written in Python).
+SMALL_D, LARGE_D = 4, 12
 CALLS_GROWTH, LINES_GROWTH = 192, 4000
 #: The batch size of that count: one example, so that a loop over examples, features and hidden units (a matrix
 #: product written in Python: 2 events per step, 128 of interaction at N = 1) stays far below the limit, while finite
@@ -395,14 +395,24 @@ def _check_analytic(student: Submission, seed: int, reference: Optional[ModuleTy
     threads = _hidden_work(student, role, taken)
     if threads:
         return threads
+    growth = numerical_growth(counts)
+    if growth:
+        return failed(f"`{name}` computes its gradients numerically, not analytically: {growth}, as finite "
+                      f"differences' evaluations of the loss do. Derive the gradients with the chain rule.",
+                      "numerical_not_analytic")
+    return _measured_differently(student, role, seed, reference, measured)
+
+
+def numerical_growth(counts: dict[tuple[int, int], Counts]) -> Optional[str]:
+    """How a function's counts at D, H in {SMALL_D, LARGE_D} ({(D, H): Counts}) grow with D·H beyond what loops over
+    D or H add, in words, when that is finite differences' growth (calls of the submission's functions, or all line
+    events, over CALLS_GROWTH or LINES_GROWTH); else None."""
     S, L = SMALL_D, LARGE_D
-    for what, limit in (("own_calls", CALLS_GROWTH), ("lines", LINES_GROWTH)):
+    for what, limit, words in (("own_calls", CALLS_GROWTH, "calls of your functions"),
+                               ("lines", LINES_GROWTH, "Python line events")):
         c = {size: getattr(counted, what) for size, counted in counts.items()}
         interaction = c[L, L] - c[L, S] - c[S, L] + c[S, S]
         if interaction >= limit:
-            words = "calls of your functions" if what == "own_calls" else "Python line events"
-            return failed(f"`{name}` computes its gradients numerically, not analytically: the {words} grow with the "
-                          f"number of parameters D·H ({c[S, S]:,} at D=H={S}, {c[L, L]:,} at D=H={L}; {interaction:,} "
-                          f"beyond what loops over features or hidden units add), as finite differences' evaluations "
-                          f"of the loss do. Derive the gradients with the chain rule.", "numerical_not_analytic")
-    return _measured_differently(student, role, seed, reference, measured)
+            return (f"the {words} grow with the number of parameters D·H ({c[S, S]:,} at D=H={S}, {c[L, L]:,} at "
+                    f"D=H={L}; {interaction:,} beyond what loops over features or hidden units add)")
+    return None
