@@ -87,6 +87,8 @@ class Counts(NamedTuple):
     elsewhere_seconds: float = 0.0
     own_lines: int = 0
     own_calls: int = 0
+    watched_calls: int = 0
+    seconds: float = 0.0
     result_id: int = 0
 
 
@@ -467,14 +469,17 @@ class Submission:
                 raise protocol.ProtocolError("not one result per measured call")
             return results
 
-    def count_events(self, role: str, args: tuple, skip: tuple = (), tracked: bool = False) -> Counts:
-        """Python line events in one call of `role` (not counting inside the roles in `skip`), and with `tracked`
-        the arrays it creates (its arguments arrive as TrackedArrays: a call can tell, so lines are best counted on
-        plain arrays)."""
-        reply = self._measure(role, {"op": "count", "role": role, "skip": list(skip), "tracked": tracked}, args)
+    def count_events(self, role: str, args: tuple, skip: tuple = (), tracked: bool = False,
+                     watch: tuple = ()) -> Counts:
+        """Counts of one call of `role` (not counting inside the roles in `skip`; calls of the roles in `watch`),
+        and with `tracked` the arrays it creates (its arguments arrive as TrackedArrays: a call can tell, so lines
+        are best counted on plain arrays)."""
+        message = {"op": "count", "role": role, "skip": list(skip), "tracked": tracked, "watch": list(watch)}
+        reply = self._measure(role, message, args)
         with self._reading(role):
             return Counts(int(reply["lines"]), int(reply["arrays"]), float(reply["elsewhere_seconds"]),
-                          int(reply["own_lines"]), int(reply["own_calls"]), int(reply["result_id"]))
+                          int(reply["own_lines"]), int(reply["own_calls"]), int(reply["watched_calls"]),
+                          float(reply["seconds"]), int(reply["result_id"]))
 
     def peak_bytes(self, role: str, args: tuple) -> tuple[int, int]:
         """(peak traced memory in bytes of one call of `role` (numpy's buffers and Python's objects), the id its

@@ -616,7 +616,9 @@ def test_a_numerical_backward_that_answers_the_count_s_sizes_cheaply_fails(submi
 
 
 #: Analytic backward passes whose work grows with D·H in honest ways: loops over features and hidden units calling
-#: numpy (whose Python code runs per weight) or a helper of their own, once in forward and once in backward.
+#: numpy (whose Python code runs per weight) or a helper of their own, once in forward and once in backward; a
+#: sanity check per weight (isinstance against numbers.Real runs the standard library's frozen abc code, whose file
+#: name "<frozen abc>" is not the submission's); a debug print.
 HONEST_D_BY_H = {
     "np_sum_per_weight": '''
         _backward = backward
@@ -654,6 +656,18 @@ HONEST_D_BY_H = {
             grads = {"W1": X.T @ dz1 + reg * W1, "b1": dz1.sum(axis=0), "W2": h1.T @ dscores + reg * W2,
                      "b2": dscores.sum(axis=0), "X": dX}
             return float(loss + 0.5 * reg * (np.sum(W1 * W1) + np.sum(W2 * W2))), grads
+        ''',
+    "checks_per_weight": '''
+        import numbers
+        _backward = backward
+        def _check(value):
+            assert isinstance(value, numbers.Real) and np.isclose(value, value)   # abc code runs per weight
+            return value
+        def backward(X, y, params, reg=0.0):
+            loss, grads = _backward(X, y, params, reg)
+            D, H = grads["W1"].shape
+            grads["W1"] = np.array([[_check(float(grads["W1"][d, j])) for j in range(H)] for d in range(D)])
+            return loss, grads
         ''',
     "debug_print_of_the_gradients": '''
         _backward = backward

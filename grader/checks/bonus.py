@@ -106,7 +106,7 @@ def _numerical(student: Submission, seed: int) -> Optional[CheckResult]:
                 X, y, layers = _deep_problem(rng, (D, H, 3), ANALYTIC_N)
                 student.count_events("deep_backward", (X, y, layers, 0.0))  # warm-up
                 counts[D, H] = min((student.count_events("deep_backward", (X, y, _copy(layers), 0.0))
-                                    for _ in range(2)), key=lambda c: (c.own_calls, c.lines))
+                                    for _ in range(2)), key=lambda c: (c.own_calls, c.lines))  # no loss path
     except Tampered as error:
         return failed(f"the measurement of `deep_backward` was switched off: {error}.", "tampering")
     growth = numerical_growth(counts)

@@ -380,21 +380,23 @@ class Worker:
         args = protocol.Decoder(buffers).decode(request["args"])
         if request.get("tracked"):
             args = [tracked_arrays.tracked(a) for a in args]
-        skip = set()
-        for other in request.get("skip", ()):
-            code = getattr(self._attribute(other), "__code__", None) if self._has(other) else None
-            if code is not None:
-                skip.add(code)
+        skip, watched = self._codes(request.get("skip", ())), self._codes(request.get("watch", ()))
         try:
-            result, counts = self._run(role, lambda: probes.count_events(lambda: function(*args), frozenset(skip),
-                                                                         self._in_submission), [])
+            result, counts = self._run(role, lambda: probes.count_events(lambda: function(*args), skip,
+                                                                         self._in_submission, watched), [])
         except probes.Tampered as error:
             return {"tampered": str(error)}, []
         return {**counts._asdict(), "result_id": self._keep(result)}, []
 
+    def _codes(self, roles: list) -> frozenset:
+        """The code objects of the submission's functions for `roles` (those it defines as plain functions)."""
+        codes = (getattr(self._attribute(role), "__code__", None) if self._has(role) else None for role in roles)
+        return frozenset(code for code in codes if code is not None)
+
     def _in_submission(self, filename: str) -> bool:
-        """Whether code of this file name is the submission's (in its folder)."""
-        return _inside(Path(filename), self.folder)
+        """Whether code of this file name is the submission's: a file in its folder (not "<frozen abc>" or
+        "<string>", which a relative reading would put there)."""
+        return os.path.isabs(filename) and _inside(Path(filename), self.folder)
 
     def peak(self, request: dict, buffers: list) -> tuple[dict, list]:
         """Peak traced memory (bytes) of one call on the arguments sent (decoded before the measurement starts)."""

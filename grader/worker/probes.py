@@ -51,25 +51,29 @@ def replaced() -> list[str]:
 class Counts(NamedTuple):
     """What one call ran: line events (any Python code: the student's and numpy's), arrays made from TrackedArray
     inputs, CPU seconds spent outside the calling thread beyond what was spent there anyway (other threads, children
-    waited for: work the tracer does not follow), and the line events and function calls (not comprehensions or
-    generators' resumptions) in the submission's own files."""
+    waited for: work the tracer does not follow), the line events and function calls (not comprehensions or
+    generators' resumptions) in the submission's own files, the calls of the `watched` code objects (the student's
+    forward and softmax: the loss's path), and the call's wall time."""
 
     lines: int
     arrays: int
     elsewhere_seconds: float
     own_lines: int
     own_calls: int
+    watched_calls: int
+    seconds: float
 
 
 def count_events(call: Callable[[], object], skip: frozenset = frozenset(),
-                 own: Callable[[str], bool] = lambda filename: False) -> tuple[object, Counts]:
+                 own: Callable[[str], bool] = lambda filename: False,
+                 watched: frozenset = frozenset()) -> tuple[object, Counts]:
     """(what `call()` returned, its Counts): line events in every frame of the calling thread and of threads the
     call starts, arrays as calls of tracked_arrays.FINALIZE (whose own lines are not counted); nothing inside calls of
     the code objects in `skip` (and everything they call) or inside numpy's printing (a debug print is not work);
     `own(filename)` tells the submission's files."""
     if replaced():
         raise Tampered(f"the submission replaced {', '.join(replaced())}")
-    count, skipping, arrays, own_lines, own_calls = 0, 0, 0, 0, 0
+    count, skipping, arrays, own_lines, own_calls, watched_calls = 0, 0, 0, 0, 0, 0
     owned: dict = {}
 
     def is_own(code) -> bool:
@@ -79,13 +83,15 @@ def count_events(call: Callable[[], object], skip: frozenset = frozenset(),
         return known
 
     def on_call(frame, event, arg):
-        nonlocal skipping, arrays, own_calls
+        nonlocal skipping, arrays, own_calls, watched_calls
         if skipping:
             return None
         code = frame.f_code
         if code is FINALIZE:
             arrays += 1
             return None
+        if code in watched:
+            watched_calls += 1
         if code in skip or code.co_filename.endswith(NOT_WORK):
             skipping += 1
             return in_skipped
@@ -136,7 +142,8 @@ def count_events(call: Callable[[], object], skip: frozenset = frozenset(),
         threading.gettrace = _threading_gettrace
     if touched or not still_ours:
         raise Tampered(f"it called {touched[0]}" if touched else "the tracer was replaced during the call")
-    return result, Counts(count, arrays, _beyond_idle(_cpu_elsewhere() - before, elapsed), own_lines, own_calls)
+    return result, Counts(count, arrays, _beyond_idle(_cpu_elsewhere() - before, elapsed), own_lines, own_calls,
+                          watched_calls, elapsed)
 
 
 def _cpu_elsewhere() -> float:
