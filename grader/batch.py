@@ -2,9 +2,10 @@
 
 Every entry of DIR (a .py file or a folder) is one student, named after it (other files are not graded: a warning
 names them); a Gradescope "export submissions" folder (with submission_metadata.yml) is read too, naming each
-submission folder after its submitter. Entries whose names clash (`a b.py` and `a_b.py`, `carl.py` and `carl/`, one
-sid twice) are all graded, as name, name-2, ..., with a warning. A folder without a file to grade is that student's
-mistake: a report with score 0 says what it holds.
+submission folder after its submitter (a group submission is graded once; each member gets its report and a row).
+Entries whose names clash (`a b.py` and `a_b.py`, `carl.py` and `carl/`, one sid twice) are all graded, as name,
+name-2, ..., with a warning. A folder without a file to grade is that student's mistake: a report with score 0 says
+what it holds.
 Submissions are graded in parallel processes (one grading process each, as `grade` does), with a progress line.
 FOLDER gets:
   reports/<student>.json  the `grade --json` report, plus "files" (sha256 of every file) and "rubric_sha256"
@@ -138,15 +139,16 @@ class Entry:
 
 
 def find_submissions(folder: Path) -> list[Entry]:
-    """One entry per .py file or folder in `folder` (hidden ones and the metadata file left out), named after it,
-    or after its submitter in a Gradescope export. Every entry gets a name of its own: see distinct_names."""
+    """One entry per .py file or folder in `folder` (hidden ones and the metadata file left out), named after it;
+    in a Gradescope export, one entry per submitter of each submission folder (a group's members share its folder).
+    Every entry gets a name of its own: see distinct_names."""
     names = _gradescope_names(folder)
     found = []
     for path in sorted(folder.iterdir()):
         if path.name.startswith((".", "_")) or path.name == METADATA:
             continue
         if path.is_dir() or path.suffix == ".py":
-            found.append((_safe(names.get(path.name, path.stem if path.is_file() else path.name)), path))
+            found += [(_safe(name), path) for name in names.get(path.name, [_stem(path)])]
     return distinct_names(found)
 
 
@@ -172,21 +174,23 @@ def distinct_names(found: list[tuple[str, Path]]) -> list[Entry]:
     """Entries for (name, path) pairs whose names may clash (`a b.py` and `a_b.py` are both a_b, `carl.py` and
     `carl/` both carl, two export folders may have one sid): an entry whose file or folder is named exactly so keeps
     the name first, then the others in order of their path's name, so a second run gives the same names; the next
-    ones get name-2, name-3, ... (never a name another entry has). Sorted by path, as `found`."""
+    ones get name-2, name-3, ... (never a name another entry has). In the order of `found` (sorted by path; the
+    members of a group submission, one path, in the order of the export's metadata)."""
     taken = {name for name, _ in found}
-    given: dict[Path, Entry] = {}
+    given: dict[int, Entry] = {}
     first: set[str] = set()
-    for name, path in sorted(found, key=lambda pair: (_stem(pair[1]) != pair[0], pair[1].name)):
+    for index in sorted(range(len(found)), key=lambda i: (_stem(found[i][1]) != found[i][0], found[i][1].name, i)):
+        name, path = found[index]
         if name not in first:
             first.add(name)
-            given[path] = Entry(name, path)
+            given[index] = Entry(name, path)
             continue
         number = 2
         while f"{name}-{number}" in taken:
             number += 1
         taken.add(f"{name}-{number}")
-        given[path] = Entry(f"{name}-{number}", path, clashes_with=name)
-    return [given[path] for _, path in found]
+        given[index] = Entry(f"{name}-{number}", path, clashes_with=name)
+    return [given[index] for index in range(len(found))]
 
 
 def _stem(path: Path) -> str:
@@ -206,8 +210,28 @@ def name_clashes(entries: list[Entry]) -> list[str]:
     return warnings
 
 
-def _gradescope_names(folder: Path) -> dict[str, str]:
-    """{submission folder: student} from Gradescope's submission_metadata.yml (sid, else email, else name)."""
+def group_submissions(entries: list[Entry]) -> dict[Path, list[Entry]]:
+    """{path: its entries} for every path several entries share: a Gradescope group submission, one entry per
+    member. It is graded once; each member gets the report and a gradebook row."""
+    by_path: dict[Path, list[Entry]] = {}
+    for entry in entries:
+        by_path.setdefault(entry.path, []).append(entry)
+    return {path: group for path, group in by_path.items() if len(group) > 1}
+
+
+def group_note(entries: list[Entry]) -> Optional[str]:
+    """One line naming the group submissions (entries sharing a path), graded once each, and their members."""
+    groups = group_submissions(entries)
+    if not groups:
+        return None
+    listed = ", ".join(f"{path.name} ({', '.join(entry.student for entry in group)})" for path, group in groups.items())
+    count = f"{len(groups)} group submission{'s' if len(groups) != 1 else ''}"
+    return f"{count}, each graded once, with a report and a gradebook row for every member: {listed}"
+
+
+def _gradescope_names(folder: Path) -> dict[str, list[str]]:
+    """{submission folder: its submitters} from Gradescope's submission_metadata.yml, each named by sid, else email,
+    else name, else the folder's name. A group submission lists several submitters."""
     path = folder / METADATA
     if not path.is_file():
         return {}
@@ -216,9 +240,14 @@ def _gradescope_names(folder: Path) -> dict[str, str]:
     for submission, meta in data.items():
         submitters = (meta or {}).get(":submitters") or (meta or {}).get("submitters") or []
         if submitters:
-            first = {str(k).lstrip(":"): v for k, v in submitters[0].items()}
-            names[str(submission)] = str(first.get("sid") or first.get("email") or first.get("name") or submission)
+            names[str(submission)] = [_submitter_name(submitter, str(submission)) for submitter in submitters]
     return names
+
+
+def _submitter_name(submitter: dict, submission: str) -> str:
+    """One submitter of the export's metadata by sid, else email, else name, else the submission folder's name."""
+    fields = {str(key).lstrip(":"): value for key, value in (submitter or {}).items()}
+    return str(fields.get("sid") or fields.get("email") or fields.get("name") or submission)
 
 
 def _safe(name: str) -> str:
@@ -304,19 +333,34 @@ class Progress:
 
 
 def run_batch(entries: list[Entry], out: Path, rubric: Rubric, jobs: int, timed: bool, run: Callable) -> dict:
-    """Grade every entry (find_submissions: their names are distinct) into `out`; {student: (report, reused?)}."""
-    progress = Progress(len(entries))
+    """Grade every entry (find_submissions: their names are distinct) into `out`; {student: (report, reused?)}.
+    The members of a group submission (entries sharing a path) are graded once, as the first of them: each of the
+    others gets a copy of that report under its own name, and a gradebook row."""
+    members: dict[Path, list[Entry]] = {}
+    for entry in entries:
+        members.setdefault(entry.path, []).append(entry)
+    progress = Progress(len(members))
     results = {}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:  # each job waits on its own grading process
-        futures = [pool.submit(grade_one, entry, rubric, out, timed, run) for entry in entries]
+        futures = [pool.submit(grade_one, group[0], rubric, out, timed, run) for group in members.values()]
         for future in as_completed(futures):
             entry, report, reused = future.result()
-            results[entry.student] = (report, reused)
+            for member in members[entry.path]:
+                if member is not entry:
+                    copy_report(out, entry, member)
+                results[member.student] = (report, reused)
             progress.step(kept=reused)
     results = dict(sorted(results.items()))
     write_gradebook(out / "gradebook.csv", rubric, results)
     write_summary(out, rubric, results)
     return results
+
+
+def copy_report(out: Path, graded: Entry, member: Entry) -> None:
+    """reports/<member>.json: the report of `graded`, a member of the same group submission, as it is."""
+    reports = out / "reports"
+    write_atomically(reports / f"{member.student}.json",
+                     (reports / f"{graded.student}.json").read_text(encoding="utf-8"))
 
 
 def _cents(points: float) -> str:
@@ -366,7 +410,8 @@ def write_summary(out: Path, rubric: Rubric, results: dict) -> None:
               for cause, names in sorted(causes.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:15]] or ["- none"]
     picture = _plot(out / "summary.png", bins, rates)
     lines += ["", "![scores and pass rates](summary.png)" if picture else
-              "(No summary.png: matplotlib is not installed; `pip install matplotlib` adds it.)"]
+              '(No summary.png: matplotlib is not installed. The optional extra "plots" adds it: `pip install '
+              '".[plots]"` in the grader\'s source folder.)']
     write_atomically(out / "summary.md", "\n".join(lines) + "\n")
 
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 import grader
 from grader import processes, sources
-from grader.report import Report, format_table, show, write_gradescope, write_json
+from grader.report import Report, explain_missing_writeup, format_table, show, write_gradescope, write_json
 from grader.rubric import (
     GRADING_TESTS_DIR,
     RUBRIC_HELP,
@@ -241,7 +241,7 @@ def grade_source(source: sources.SubmissionSource, rubric: Rubric,
 def _batch(args: argparse.Namespace, rubric: Rubric) -> int:
     """Grade a folder. With --run-as USER1,USER2,... each grading running at once has a user of its own: gradings
     run as one user could signal each other's processes, and the end of one kills every process of its user."""
-    from grader.batch import name_clashes, not_submissions, reports_without_submission, run_batch
+    from grader.batch import group_note, name_clashes, not_submissions, reports_without_submission, run_batch
     entries = batch_entries(args)
     try:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -250,6 +250,9 @@ def _batch(args: argparse.Namespace, rubric: Rubric) -> int:
     warn_default_salt(rubric)
     for warning in name_clashes(entries):
         print(f"backprop-grader: warning: {warning}", file=sys.stderr)
+    groups = group_note(entries)
+    if groups:
+        print(f"backprop-grader: {groups}", file=sys.stderr)
     skipped = not_submissions(args.folder)
     if skipped:
         print(f"backprop-grader: warning: {_count(len(skipped), 'file')} in {args.folder} not graded (a submission "
@@ -271,9 +274,11 @@ def _batch(args: argparse.Namespace, rubric: Rubric) -> int:
         finally:
             users.put(user)
     results = run_batch(entries, args.out, rubric, jobs, not args.no_timing, run)
-    graded = sum(1 for _, reused in results.values() if not reused)
-    print(f"{_count(len(results), 'submission')}: {graded} graded, {len(results) - graded} kept from an earlier run. "
-          f"Gradebook: {args.out / 'gradebook.csv'}; summary: {args.out / 'summary.md'}"
+    reused = {entry.path: results[entry.student][1] for entry in entries}  # per submission: a group's is one
+    graded = sum(1 for kept in reused.values() if not kept)
+    students = f" ({_count(len(results), 'student')})" if len(results) != len(reused) else ""
+    print(f"{_count(len(reused), 'submission')}{students}: {graded} graded, {len(reused) - graded} kept from an "
+          f"earlier run. Gradebook: {args.out / 'gradebook.csv'}; summary: {args.out / 'summary.md'}"
           f"{_orphans_note(reports_without_submission(args.out, set(results)))}")
     return 0
 
@@ -324,8 +329,18 @@ def _package(args: argparse.Namespace, rubric: Rubric) -> int:
     except SourceTreeMissing as error:
         raise UsageError(str(error)) from None
     print(f"{args.output}: {len(names)} files (setup.sh, run_autograder, {rubric.path.name} as rubric.yaml, the "
-          f"grader's source). Upload it as the assignment's autograder.")
+          f"grader's source). {_package_use(rubric)}")
     return 0
+
+
+def _package_use(rubric: Rubric) -> str:
+    """What the zip `package` built is for: a real assignment's autograder, or, with the public default salt
+    (--allow-default-salt), trying it out only."""
+    if has_default_salt(rubric):
+        return ("It is for trying the autograder out only: its rubric has the default, public salt, so anyone can "
+                "precompute its grading inputs. For an assignment, set a private salt and build it again.")
+    return "Upload it as the assignment's autograder."
+
 
 
 def _kit(args: argparse.Namespace, rubric: Rubric) -> int:
@@ -394,9 +409,10 @@ def run_grading(source: sources.SubmissionSource, rubric: Rubric, seed: int, tim
         if report is None:
             reason = problem or "the grading process wrote no report"
             output = readable_output(log)
-            return failure_report(rubric, seed, str(source.module_path),
-                                  f"{reason}. Last output:\n{output}" if output else f"{reason}.",
-                                  find_writeup(source)), log
+            report = failure_report(rubric, seed, str(source.module_path),
+                                    f"{reason}. Last output:\n{output}" if output else f"{reason}.",
+                                    find_writeup(source))
+            return explain_missing_writeup(report, source.module_path), log
         return report, log
 
 

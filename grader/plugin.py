@@ -18,11 +18,12 @@ from typing import Optional
 import pytest
 
 from grader import clock, fixtures, student  # noqa: F401 - clock: captured at start-up
-from grader.report import Report, format_table, write_gradescope, write_json
+from grader.report import ItemResult, Report, explain_missing_writeup, format_table, write_gradescope, write_json
 from grader.results import GradingFailure
 from grader.rubric import (
     GRADING_TESTS_DIR,
     RUBRIC_HELP,
+    Item,
     Rubric,
     RubricError,
     default_rubric_path,
@@ -30,7 +31,7 @@ from grader.rubric import (
     load_rubric,
     seconds_value,
 )
-from grader.scoring import TestOutcome, grade
+from grader.scoring import TestOutcome, grade, make_report, score_item
 from grader.seeding import SEED_VARIABLE, derive_seed, seed_value
 from grader.worker.client import RunAs, describe_protections, warm_up
 from grader.writeup import find_writeup
@@ -50,6 +51,8 @@ class GradingRun:
         self.submission: Optional[student.Submission] = None
         self.outcomes: list[TestOutcome] = []
         self.started = time.monotonic()
+        self.deselected: dict[str, str] = {}  # grading test -> the options that left it out (-k ..., -m ...)
+        self.stopped: Optional[str] = None  # the option that stopped the run early (-x, --maxfail N)
         self._report: Optional[Report] = None
 
     def load_submission(self) -> student.Submission:
@@ -72,14 +75,51 @@ class GradingRun:
 
     def report(self) -> Report:
         if self._report is None:
-            self._report = grade(self.rubric, self.outcomes, self.seed, str(self.source.module_path),
-                                 find_writeup(self.source))
+            report = grade(self.rubric, self.outcomes, self.seed, str(self.source.module_path),
+                           find_writeup(self.source))
+            self._report = self._with_unrun_items(explain_missing_writeup(report, self.source.module_path))
             if self.submission is not None:
                 printed = self.submission.everything_printed()
                 self._report.output = printed[:OUTPUT_SHOWN] or None
                 self._report.protections = {**self.submission.protections,
                                             "summary": describe_protections(self.submission.protections)}
         return self._report
+
+    def not_run_reason(self, test: str) -> Optional[str]:
+        """Why grading test `test` did not run when the run was filtered (its -k/-m/... options, or the -x that
+        stopped the run), None when nothing filtered it out (then its absence is an error of the grader's)."""
+        return self.deselected.get(test) or self.stopped
+
+    def _with_unrun_items(self, report: Report) -> Report:
+        """The report with the items a filtered run (-k, -x, ...) left out shown as "not run", not as errors, and
+        the items it ran only partly scored on the tests that ran; the total is then that of the items run."""
+        ran = {outcome.test for outcome in self.outcomes}
+        unrun = {item.id: [test for test in item.tests if test not in ran and self.not_run_reason(test)]
+                 for item in self.rubric.items if not item.manual}
+        unrun = {item_id: tests for item_id, tests in unrun.items() if tests}
+        if not unrun:
+            return report
+        by_id = {item.id: item for item in self.rubric.items}
+        reasons = list(dict.fromkeys(self.not_run_reason(test) for tests in unrun.values() for test in tests))
+        items = [self._unrun_item(by_id[result.id], unrun[result.id]) if result.id in unrun else result
+                 for result in report.items]
+        filtered = make_report(self.rubric, items, report.seed, report.submission, report.error, report.writeup)
+        not_run = [result for result in items if result.status == "not run"]
+        filtered.not_run = {"reason": ", ".join(reasons), "items": len(not_run), "partly": len(unrun) - len(not_run),
+                            "max_score": sum(by_id[r.id].points for r in items if r.status not in ("manual", "not run")
+                                             and not by_id[r.id].bonus)}
+        return filtered
+
+    def _unrun_item(self, item: Item, unrun: list[str]) -> ItemResult:
+        """An item some of whose tests a filtered run left out: "not run" when none of them ran (no feedback: the
+        total names the options), else scored on those that ran, its feedback naming the others."""
+        if len(unrun) == len(item.tests):
+            return ItemResult(item.id, item.title, 0.0, item.points, "not run", "")
+        reasons = ", ".join(dict.fromkeys(self.not_run_reason(test) for test in unrun))
+        ran = tuple(test for test in item.tests if test not in unrun)
+        result = score_item(replace(item, tests=ran), [o for o in self.outcomes if o.test in ran])
+        note = f"partly run: {', '.join(unrun)} not run ({reasons})"
+        return replace(result, feedback=f"{result.feedback} ({note})" if result.feedback else note)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -161,6 +201,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
         items[:] = keep
 
 
+def pytest_deselected(items: list) -> None:
+    """Grading tests left out by -k, -m, --deselect, ...: their items are "not run", not errors."""
+    run = _run(items[0].config) if items else None
+    if run is None:
+        return
+    graded, reason = run.rubric.item_of_test(), _filter_options(items[0].config)
+    for item in items:  # the plugin's own deselection (tests the rubric does not name) is no filter
+        if _test_name(item) in graded:
+            run.deselected.setdefault(_test_name(item), reason)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     run = _run(item.config)
     if run is not None and WORKER_GROUP in item.stash:
@@ -185,6 +236,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if run is None:
         return
     run.finish()
+    run.stopped = _stop_option(session)
     report = run.report()
     if session.config.getoption("--grade-json"):
         write_json(report, Path(session.config.getoption("--grade-json")))
@@ -209,6 +261,25 @@ def _run_as(user: Optional[str]) -> Optional[RunAs]:
         return RunAs.lookup(user)
     except (KeyError, ImportError):
         raise student.SubmissionNotFound(f"--grade-run-as {user}: no such user on this system") from None
+
+
+def _filter_options(config: pytest.Config) -> str:
+    """The options that deselect tests, as given ("-k rel_error", "-m slow"), for the items they leave out."""
+    options = [f"{flag} {value}" for flag, value in (("-k", config.option.keyword), ("-m", config.option.markexpr))
+               if value]
+    if getattr(config.option, "deselect", None):
+        options.append("--deselect")
+    return ", ".join(options) or "deselected"
+
+
+def _stop_option(session: pytest.Session) -> Optional[str]:
+    """"-x" or "--maxfail N" when the run stopped early, leaving the tests after it unrun; None when it did not."""
+    if not (session.shouldfail or session.shouldstop):
+        return None
+    maxfail = session.config.option.maxfail
+    if session.shouldfail and maxfail:
+        return "-x" if maxfail == 1 else f"--maxfail {maxfail}"
+    return "the run stopped early"
 
 
 def _import_reference() -> Optional[ModuleType]:

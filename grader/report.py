@@ -7,11 +7,13 @@ import secrets
 import shutil
 import sys
 import textwrap
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
-STATUSES = ("passed", "failed", "partial", "error", "manual")
+#: "not run": the item's tests were left out of a pytest run filtered with -k, -m, -x, ... (never in a run of the
+#: command line, which does not filter), not an error.
+STATUSES = ("passed", "failed", "partial", "error", "manual", "not run")
 
 
 @dataclass
@@ -38,11 +40,15 @@ class Report:
     writeup: Optional[dict] = None  # {"source", "text"}: what the manual items are graded on
     output: Optional[str] = None  # what the submission printed (bounded), for the student to see
     protections: Optional[dict] = None  # which isolation the worker had (grader.worker.client.describe_protections)
+    #: Only in a pytest run filtered with -k, -x, ... (grader.plugin): {"reason": the options, e.g. "-k rel_error",
+    #: "max_score": the points of the items that ran, bonus excluded, "items": how many items did not run at all,
+    #: "partly": how many ran only some of their tests}.
+    not_run: Optional[dict] = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["items"] = [{k: v for k, v in asdict(item).items() if k != "cause" or v} for item in self.items]
-        for optional in ("error", "writeup", "output", "protections"):
+        for optional in ("error", "writeup", "output", "protections", "not_run"):
             if data[optional] is None:
                 del data[optional]
         return data
@@ -52,6 +58,17 @@ class Report:
         items = [ItemResult(**{k: item.get(k) for k in ItemResult.__dataclass_fields__ if k in item or k == "cause"})
                  for item in data["items"]]
         return cls(**{**{k: data.get(k) for k in cls.__dataclass_fields__ if k in data}, "items": items})
+
+
+def explain_missing_writeup(report: Report, module: Path) -> Report:
+    """`report` with its manual items' feedback saying, when no write-up was found, why (the module docstring of
+    `module`, the submission's file, is still the template's, or there is none) and where the write-up goes."""
+    if report.writeup is not None:
+        return report
+    from grader.writeup import why_no_writeup
+    feedback = f"graded by hand; {why_no_writeup(module)}"
+    report.items = [replace(item, feedback=feedback) if item.status == "manual" else item for item in report.items]
+    return report
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -126,12 +143,25 @@ def write_gradescope(report: Report, path: Path, visibility: dict[str, str], exe
 
 def summary_line(report: Report) -> str:
     """"Total: 70 / 100 (bonus points included; seed N)": the bonus note only where the rubric has bonus items (the
-    student kit has none: there it would promise points that do not exist)."""
+    student kit has none: there it would promise points that do not exist). In a run filtered with -k or -x, the
+    total is that of the items run, and says so: "Total: 4 / 4 of the items run (seed N); 9 items not run (-k x)"."""
     bonus = "bonus points included; " if _has_bonus(report) else ""
-    text = f"Total: {_points(report.score)} / {_points(report.max_score)} ({bonus}seed {report.seed})"
+    if report.not_run:
+        text = (f"Total: {_points(report.score)} / {_points(report.not_run['max_score'])} of the items run "
+                f"({bonus}seed {report.seed}); {_not_run_counts(report.not_run)} ({report.not_run['reason']})")
+    else:
+        text = f"Total: {_points(report.score)} / {_points(report.max_score)} ({bonus}seed {report.seed})"
     if report.error:
         text += f". Grading failed: {report.error}"
     return text
+
+
+def _not_run_counts(not_run: dict) -> str:
+    """"9 items not run", "1 item not run, 1 item only partly run"."""
+    counts = [f"{number} item{'s' if number != 1 else ''} {what}"
+              for number, what in ((not_run.get("items", 0), "not run"), (not_run.get("partly", 0), "only partly run"))
+              if number]
+    return ", ".join(counts)
 
 
 def _has_bonus(report: Report) -> bool:
@@ -154,7 +184,7 @@ def format_table(report: Report, width: Optional[int] = None) -> str:
         if len(feedback) > room:
             truncated.append(item)
             feedback = feedback[:room - 3] + "..."
-        lines.append(prefix + feedback)
+        lines.append((prefix + feedback).rstrip())  # no trailing spaces where an item has no feedback
     lines.append("")
     lines.append(summary_line(report))
     if truncated:

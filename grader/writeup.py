@@ -61,11 +61,28 @@ def find_writeup(source: SubmissionSource) -> Optional[dict]:
                 break
     if text is None:
         docstring = _docstring(source.module_path)
-        template = template_path()
-        if docstring and (template is None or docstring.strip() != (_docstring(template) or "").strip()):
+        if docstring and not _is_template_docstring(docstring):
             text, origin = docstring, f"the docstring of {source.module_path.name}"
     if not text or not text.strip():
         return None
     if len(text) > MAX_CHARS:
         text = text[:MAX_CHARS] + f"\n[... cut at {MAX_CHARS:,} characters]"
     return {"source": origin, "text": text}
+
+
+def _is_template_docstring(docstring: str) -> bool:
+    template = template_path()
+    return template is not None and docstring.strip() == (_docstring(template) or "").strip()
+
+
+def why_no_writeup(module: Path) -> str:
+    """Why no write-up was found for the submission whose file is `module`, and where it goes (for the manual items'
+    feedback)."""
+    name = module.name
+    docstring = _docstring(module)
+    if docstring and docstring.strip() and _is_template_docstring(docstring):
+        found = f"no writeup.md, and the module docstring of {name} is still the template's"
+    else:
+        found = f"no writeup.md, and no module docstring in {name}"
+    return (f"{found}: put the derivation and the write-up in writeup.md beside {name} (hand in the folder, or a zip "
+            f"of it) or in place of {name}'s module docstring")

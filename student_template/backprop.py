@@ -9,6 +9,11 @@ in forward, softmax_cross_entropy or backward. Never modify the caller's arrays 
 
 Fill in every function; each one raises NotImplementedError until you do. Check your work by running `pytest` in
 the student kit's folder (its README says how), or `backprop-grader grade backprop.py` where the grader is installed.
+
+Two answers are written, and graded by hand: the derivation of the gradients (Part 1) and the debugging write-up
+(Part 4: two bugs, each with its symptom, how you localised it and the fix). Put them in a file writeup.md beside
+this one and hand in both (the folder, or a zip of it), or write them here, in place of this docstring. A docstring
+left as the template's is not read.
 """
 import numpy as np  # noqa: F401 - the exercise is written in NumPy
 

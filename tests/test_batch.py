@@ -124,6 +124,71 @@ def test_gradescope_export_names_students_by_sid(tmp_path):
     assert list(book) == ["20261", "20261-2"] and book["20261"]["total"] == "8" and book["20261-2"]["total"] == "0"
 
 
+GROUP_METADATA = (
+    "submission_111:\n  :submitters:\n  - :name: Ann A\n    :sid: '1001'\n    :email: ann@x.edu\n"
+    "  - :name: Ben B\n    :sid: '1002'\n    :email: ben@x.edu\n"
+    "submission_222:\n  :submitters:\n  - :name: Cy C\n    :sid: ''\n    :email: cy@x.edu\n"
+    "submission_333:\n  :submitters:\n  - :name: Ben Again\n    :sid: '1002'\n    :email: ben2@x.edu\n")
+
+
+def group_export(root):
+    """A Gradescope export: submission_111 by a group of two (sids 1001 and 1002), submission_222 by one student
+    without a sid (named by email), submission_333 by 1002 again (enrolled twice: a name clash)."""
+    export = root / "export"
+    for folder, code in (("submission_111", BASE), ("submission_222", "x = 1\n"), ("submission_333", BASE)):
+        (export / folder).mkdir(parents=True)
+        (export / folder / "backprop.py").write_text(code)
+    (export / "submission_metadata.yml").write_text(GROUP_METADATA)
+    return export
+
+
+def test_every_member_of_a_group_submission_is_found(tmp_path):
+    """One entry per submitter, the group's members sharing its folder; clashes named as for any entries."""
+    from grader.batch import find_submissions, group_note, group_submissions
+    export = group_export(tmp_path)
+    entries = find_submissions(export)
+    assert [(entry.student, entry.path.name) for entry in entries] == [
+        ("1001", "submission_111"), ("1002", "submission_111"), ("cy@x.edu", "submission_222"),
+        ("1002-2", "submission_333")]
+    assert list(group_submissions(entries)) == [export / "submission_111"]
+    assert group_note(entries) == ("1 group submission, each graded once, with a report and a gradebook row for "
+                                   "every member: submission_111 (1001, 1002)")
+
+
+def test_a_group_submission_gives_every_member_a_row_and_a_report(tmp_path):
+    """Graded once; each member gets the same scores in the gradebook and the same report under their name."""
+    export, out = group_export(tmp_path), tmp_path / "out"
+    rubric = str(rubric_of(tmp_path, "part1.shapes".__eq__))
+    result = batch(export, out, "--rubric", rubric)
+    assert result.returncode == 0, result.stderr
+    assert "backprop-grader: 1 group submission, each graded once, with a report and a gradebook row for every " \
+           "member: submission_111 (1001, 1002)" in result.stderr
+    assert "2 submissions would be named 1002: each is graded under a name of its own (submission_111 as 1002, " \
+           "submission_333 as 1002-2)" in result.stderr
+    assert "3 submissions (4 students): 3 graded, 0 kept" in result.stdout and "[3/3]" in result.stderr
+    book = gradebook(out)
+    assert {name: row["total"] for name, row in book.items()} == \
+        {"1001": "8", "1002": "8", "1002-2": "8", "cy@x.edu": "0"}
+    reports = out / "reports"
+    assert (reports / "1001.json").read_text() == (reports / "1002.json").read_text()
+    assert json.loads((reports / "1002.json").read_text())["submission"].endswith("submission_111/backprop.py")
+    assert "4 submissions" in (out / "summary.md").read_text()  # one row per student, as in the gradebook
+    again = batch(export, out, "--rubric", rubric)
+    assert "3 submissions (4 students): 0 graded, 3 kept" in again.stdout, again.stdout + again.stderr
+    assert gradebook(out) == book and "no submission any more" not in again.stdout
+
+
+def test_summary_without_matplotlib_names_the_extra_the_readme_names(tmp_path, monkeypatch):
+    from grader import batch as batch_module
+    from grader.rubric import load_rubric
+    monkeypatch.setattr(batch_module, "_plot", lambda *arguments: False)  # as without matplotlib
+    report = Report(score=8, max_score=8, seed=1, items=[ItemResult("part1.shapes", "", 8, 8, "passed", "")])
+    batch_module.write_summary(tmp_path, load_rubric(rubric_of(tmp_path, "part1.shapes".__eq__)), {"a": (report, 0)})
+    summary = (tmp_path / "summary.md").read_text()
+    assert 'pip install ".[plots]"' in summary and "pip install matplotlib" not in summary
+    assert 'pip install ".[plots]"' in (REPO / "README.md").read_text()
+
+
 def one_line_error(result) -> str:
     """The usage error's message: exit code 2, one line on stderr, nothing on stdout."""
     assert result.returncode == 2 and result.stdout == "", (result.returncode, result.stdout, result.stderr)

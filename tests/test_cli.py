@@ -213,6 +213,38 @@ def test_grader_failure_still_writes_both_reports_and_exits_1(tmp_path):
     assert results["score"] == 0 and "Grading failed" in results["output"]
 
 
+def test_manual_items_say_why_no_write_up_was_found_and_where_it_goes(tmp_path):
+    """The template's docstring is not a write-up, and the feedback says so (not "no docstring found"); a file
+    without one says that; both say where the derivation and the write-up go. writeup.md in a folder is read."""
+    rubric = str(rubric_of(tmp_path, lambda item: item.startswith("part1.")))
+    where = ": put the derivation and the write-up in writeup.md beside backprop.py (hand in the folder, or a zip of " \
+            "it) or in place of backprop.py's module docstring"
+    cases = {"template": ((REPO / "student_template" / "backprop.py").read_text(),
+                          "graded by hand; no writeup.md, and the module docstring of backprop.py is still the "
+                          "template's" + where),
+             "bare": ("x = 1\n", "graded by hand; no writeup.md, and no module docstring in backprop.py" + where)}
+    for name, (code, feedback) in cases.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "backprop.py").write_text(code)
+        report = grade_file(tmp_path / name / "backprop.py", tmp_path / f"{name}.json", "--rubric", rubric)["report"]
+        assert items_of(report)["part1.derivation"]["feedback"] == feedback, name
+        assert "writeup" not in report
+    (tmp_path / "template" / "writeup.md").write_text("dL/dW2 = h1^T dscores ...\n")
+    report = grade_file(tmp_path / "template", tmp_path / "folder.json", "--rubric", rubric)["report"]
+    assert items_of(report)["part1.derivation"]["feedback"] == "graded by hand, from writeup.md (26 characters)"
+
+
+def test_a_failed_grading_says_why_no_write_up_was_found_too(tmp_path):
+    from grader.report import explain_missing_writeup
+    from grader.rubric import load_rubric
+    from grader.scoring import failure_report
+    rubric = load_rubric(rubric_of(tmp_path, lambda item: item.startswith("part1.")))
+    template = REPO / "student_template" / "backprop.py"
+    report = explain_missing_writeup(failure_report(rubric, 1, str(template), "it broke"), template)
+    assert "the module docstring of backprop.py is still the template's" in \
+        items_of(report.to_json())["part1.derivation"]["feedback"]
+
+
 def test_a_failure_report_says_where_the_limit_came_from_and_shows_no_progress_characters():
     from grader.cli import limit_source, readable_output
     from grader.rubric import load_rubric

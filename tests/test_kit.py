@@ -8,6 +8,7 @@ import csv
 import importlib.metadata
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 
 from conftest import FAST_LIMITS, REPO, SUBMISSIONS, TEST_LIMITS, mutate, rubric_of, run_cli
 from grader import student
-from grader.kit import SAMPLE_FEEDBACK, kit_files
+from grader.kit import SAMPLE_FEEDBACK, kit_files, unimplemented
 from grader.rubric import load_rubric
 from grader.worker.client import START_VARIABLE
 from reference import backprop as reference
@@ -148,6 +149,9 @@ def test_kit_grades_with_plain_pytest_without_the_reference(kit, student_site, t
     assert [item["id"] for item in report["items"]] == KIT_ITEMS
     assert lost(report) == set(), result.stdout
     assert "backprop-grader" in result.stdout and "Total: 46 / 46 (seed" in result.stdout  # no bonus items, no note
+    assert PUBLIC_ONLY in " ".join(result.stdout.split()) and "Not implemented yet" not in result.stdout
+    table = result.stdout.split("= backprop-grader =")[1].split("Total:")[0].splitlines()
+    assert len(table) > 7 and not [line for line in table if line != line.rstrip()]  # no trailing spaces
 
     buggy, report = run_kit(kit, student_site, tmp_path, mutate(BASE, ("    dscores /= N\n", "")))
     assert lost(report) == {"sample.values"}, buggy.stdout
@@ -158,6 +162,73 @@ def test_kit_grades_with_plain_pytest_without_the_reference(kit, student_site, t
     shown = " ".join(SAMPLE_FEEDBACK.split())  # what the kit's README shows is what the kit prints
     assert shown in " ".join(buggy.stdout.split()) and shown in " ".join((kit / "README.md").read_text().split())
     assert "1/N of the mean is missing" not in buggy.stdout  # the README says only the full grader names it
+
+
+#: What the kit prints under its table: its total is that of the public items only.
+PUBLIC_ONLY = ("Public items only: the total above leaves out part1.shapes, part1.derivation, part2.forward, "
+               "part2.loss, part2.backward_reference, part2.backward_fd, part3.grad_check, part4.diagnose, "
+               "part4.writeup, bonus.dX, bonus.deep, which your instructor grades.")
+
+
+@pytest.mark.xdist_group("kit")
+def test_kit_names_what_only_the_instructor_grades_and_is_not_implemented(kit, student_site, tmp_path):
+    """On the template: the kit's items all fail, and under the table it says that its total is of the public items
+    and which functions and values only the instructor grades are still the template's, without running them."""
+    template = (kit / "backprop.py").read_text()
+    result, report = run_kit(kit, student_site, tmp_path, template)
+    shown = " ".join(result.stdout.split())
+    assert report["score"] == 0 and PUBLIC_ONLY in shown
+    assert "Not implemented yet (graded by your instructor only, not checked here): shapes, grad_check and diagnose " \
+           "still raise NotImplementedError; GRAD_CHECK_TOL is None." in shown
+    assert shown.index("Total: 0 / 46") < shown.index(PUBLIC_ONLY) < shown.index("short test summary info")
+    done = mutate(BASE, ("GRAD_CHECK_TOL = 1e-6", "GRAD_CHECK_TOL = None")) + \
+        "\n\ndef diagnose(analytic, numeric):\n    \"\"\"Not yet.\"\"\"\n    raise NotImplementedError('later')\n"
+    result, _ = run_kit(kit, student_site, tmp_path, done)
+    assert "Not implemented yet (graded by your instructor only, not checked here): diagnose still raises " \
+           "NotImplementedError; GRAD_CHECK_TOL is None." in " ".join(result.stdout.split())
+
+
+def test_unimplemented_reads_the_source_without_running_it(tmp_path):
+    path = tmp_path / "backprop.py"
+    names = ["shapes", "grad_check", "GRAD_CHECK_TOL", "diagnose"]
+    path.write_text("import sys\nsys.exit(1)\nGRAD_CHECK_TOL: float = None\n\n"
+                    "def shapes(N, D, H, C):\n    pass\n    raise NotImplementedError\n\n"
+                    "def grad_check(*args):\n    raise NotImplementedError('grad_check')\n\n"
+                    "def grad_check(*args):\n    return {}\n\n"  # the last definition counts, as at import
+                    "def diagnose(a, b):\n    if not a:\n        raise NotImplementedError\n    return 'ok'\n")
+    assert unimplemented(path, names) == (["shapes"], ["GRAD_CHECK_TOL"])
+    path.write_text("from helpers import grad_check, GRAD_CHECK_TOL\n")  # defined elsewhere: not known, not named
+    assert unimplemented(path, names) == ([], [])
+    path.write_text("def shapes(N, D, H, C)\n    raise NotImplementedError\n")  # does not parse: the table says so
+    assert unimplemented(path, names) == ([], [])
+
+
+@pytest.mark.xdist_group("kit")
+def test_kit_shows_items_a_filtered_run_leaves_out_as_not_run(kit, student_site, tmp_path):
+    """`pytest -k rel_error` in the kit: the other items are "not run", not "error ... did not run", and the total
+    is that of the items run (the kit's README says so, with this example)."""
+    result, report = run_kit(kit, student_site, tmp_path, BASE, args=("-k", "rel_error"))
+    assert "did not run" not in result.stdout and " error " not in result.stdout, result.stdout
+    assert {item["id"]: item["status"] for item in report["items"]} == \
+        {item: "passed" if item == "part3.rel_error" else "not run" for item in KIT_ITEMS}
+    assert re.search(r"^part2\.regularization +0/6  not run$", result.stdout, re.MULTILINE), result.stdout
+    total = re.search(r"^Total: 4 / 4 of the items run \(seed \d+\); 6 items not run \(-k rel_error\)$",
+                      result.stdout, re.MULTILINE)
+    assert total, result.stdout
+    readme = " ".join((kit / "README.md").read_text().split())
+    assert "Total: 4 / 4 of the items run (seed ...); 6 items not run (-k rel_error)" in readme
+
+
+@pytest.mark.xdist_group("kit")
+def test_template_and_kit_readme_say_where_the_written_answers_go(kit):
+    template = " ".join(ast.get_docstring(ast.parse((REPO / "student_template" / "backprop.py").read_text())).split())
+    assert "Put them in a file writeup.md beside this one and hand in both (the folder, or a zip of it), or write " \
+           "them here, in place of this docstring." in template
+    readme = " ".join((kit / "README.md").read_text().split())
+    assert "Your written answers, `part1.derivation` (Derivation of the gradients) and `part4.writeup` (Two bugs, " \
+           "each with symptom, localisation and fix), are graded by hand, from a file `writeup.md` beside " \
+           "`backprop.py`" in readme
+    assert "a docstring left as the template's is not read" in readme
 
 
 @pytest.mark.xdist_group("kit")

@@ -29,6 +29,9 @@ def package(tmp_path_factory) -> Path:
     result = run_cli("package", "-o", str(output), "--allow-default-salt")  # the bundled rubric: to try it only
     assert result.returncode == 0, result.stderr
     assert "still has the default salt" in result.stderr
+    assert result.stdout.endswith(" It is for trying the autograder out only: its rubric has the default, public "
+                                  "salt, so anyone can precompute its grading inputs. For an assignment, set a "
+                                  "private salt and build it again.\n") and "Upload it" not in result.stdout
     return output
 
 
@@ -49,6 +52,7 @@ def test_package_refuses_the_default_salt(tmp_path):
     result = run_cli("package", "-o", str(output), "--rubric", str(rubric))
     assert result.returncode == 0 and output.exists(), result.stderr
     assert "default salt" not in result.stderr
+    assert result.stdout.endswith("the grader's source). Upload it as the assignment's autograder.\n")
 
 
 def unpack(package: Path, folder: Path) -> None:
