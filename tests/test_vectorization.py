@@ -744,3 +744,61 @@ def test_results_in_reused_buffers_are_checked_as_they_were_returned(submission_
         '''))
     result = check_vectorized(student, "softmax_cross_entropy", 0, reference, timed=False)
     assert (result.fraction, result.cause) == (1.0, None), result
+
+
+#: Central differences over every entry, on copies of the parameters (plain arrays).
+_FD = '''
+def _fd(L, params):
+    P = {k: np.array(v, dtype=np.float64, copy=True) for k, v in params.items()}
+    grads = {}
+    for k in ("W1", "b1", "W2", "b2"):
+        p, g = P[k].reshape(-1), np.zeros(P[k].size)
+        for i in range(p.size):
+            o = p[i]; p[i] = o + 1e-5; a = L(P); p[i] = o - 1e-5; b = L(P); p[i] = o
+            g[i] = (a - b) / 2e-5
+        grads[k] = g.reshape(params[k].shape)
+    return grads
+'''
+#: Finite differences that neither call the student's functions by name nor run many lines: forward and the softmax
+#: as instances with __call__ (their calls are watched all the same), or the loss in one compact helper (the arrays
+#: computed from the inputs grow with D·H).
+HIDDEN_FINITE_DIFFERENCES = {
+    "callable_instances": _FD + '''
+class _Forward:
+    def __call__(self, X, params):
+        z1 = X @ params["W1"] + params["b1"]; h1 = np.maximum(z1, 0.0)
+        return h1 @ params["W2"] + params["b2"], (X, z1, h1)
+
+class _SCE:
+    def __call__(self, scores, y):
+        N = scores.shape[0]; s = scores - np.maximum.reduce(scores, 1)[:, None]; e = np.exp(s)
+        S = np.add.reduce(e, 1); p = e / S[:, None]; p[np.arange(N), y] -= 1
+        return np.add.reduce(np.log(S) - s[np.arange(N), y]) / N, p / N
+
+forward, softmax_cross_entropy = _Forward(), _SCE()
+
+def backward(X, y, params, reg=0.0):
+    def L(P):
+        return float(softmax_cross_entropy(forward(X, P)[0], y)[0]
+                     + 0.5 * reg * (np.add.reduce((P["W1"] ** 2).ravel()) + np.add.reduce((P["W2"] ** 2).ravel())))
+    return L(params), _fd(L, params)
+''',
+    "compact_loss": _FD + '''
+def _L(X, y, P, reg):
+    s = np.maximum(X @ P["W1"] + P["b1"], 0) @ P["W2"] + P["b2"]; m = np.maximum.reduce(s, 1)
+    return float(np.add.reduce(np.log(np.add.reduce(np.exp(s - m[:, None]), 1)) + m - s[np.arange(len(y)), y])
+                 / len(y) + 0.5 * reg * (np.add.reduce((P["W1"] * P["W1"]).ravel())
+                                         + np.add.reduce((P["W2"] * P["W2"]).ravel())))
+
+def backward(X, y, params, reg=0.0):
+    return _L(X, y, params, reg), _fd(lambda P: _L(X, y, P, reg), params)
+''',
+}
+
+
+@pytest.mark.parametrize("name", HIDDEN_FINITE_DIFFERENCES)
+def test_finite_differences_without_named_calls_or_many_lines_are_numerical(submission_from, name):
+    student = submission_from(BASE + "\n" + HIDDEN_FINITE_DIFFERENCES[name])
+    result = check_analytic(student, 0)
+    assert result is not None and result.cause == "numerical_not_analytic", result
+    assert "computes its gradients numerically, not analytically" in result.feedback

@@ -59,8 +59,11 @@ EVENTS_PER_EXAMPLE = 0.25
 #: of lines, many in numpy's Python code (12,000 to 24,000 measured; 4,000 fails): both must grow, as honest
 #: per-weight helpers or objects grow the calls (64 to 192) and loops over D and H calling numpy, logging or sanity
 #: asserts grow the lines (450 to 5,500), each alone.
+#: Or the arrays computed from the inputs (counted on TrackedArray views): a dozen and more per evaluation of the loss
+#: (2,176 to 5,120 measured; 1,536 fails), while honest loops over D and H, per-weight objects or sanity checks
+#: slice and multiply a few per weight (up to 832).
 SMALL_D, LARGE_D = 4, 12
-LOSS_GROWTH, CALLS_GROWTH, LINES_GROWTH = 96, 96, 4000
+LOSS_GROWTH, CALLS_GROWTH, LINES_GROWTH, ARRAYS_GROWTH = 96, 96, 4000, 1536
 #: The student's functions on the loss's path, whose calls the D×H count watches.
 LOSS_PATH = ("forward", "softmax_cross_entropy")
 #: The batch size of that count: one example, so that a loop over examples, features and hidden units (a matrix
@@ -407,7 +410,8 @@ def _count_analytic(student: Submission, seed: int) -> Union[CheckResult, list]:
                                  watch=LOSS_PATH)
                 count()  # warm-up
                 taken += [count() for _ in range(2)]
-                counts[D, H] = min(taken[-2:], key=lambda c: (c.watched_calls, c.own_calls, c.lines))
+                fewest = min(taken[-2:], key=lambda c: (c.watched_calls, c.own_calls, c.lines))
+                counts[D, H] = fewest._replace(arrays=count(True).arrays)  # arrays made from the inputs
     except Tampered as error:
         return _tampering(student, role, error)
     threads = _hidden_work(student, role, taken)
@@ -427,7 +431,7 @@ def numerical_growth(counts: dict[tuple[int, int], Counts]) -> Optional[str]:
     for every parameter: the calls of the student's forward and softmax (the loss's path) grow by LOSS_GROWTH or
     more, or, a loss computed by functions of its own, both the calls of the submission's functions and all line
     events grow (by CALLS_GROWTH and LINES_GROWTH): one alone is also what honest per-weight helpers, objects,
-    logging or asserts do."""
+    logging or asserts do; or the arrays computed from the inputs grow by ARRAYS_GROWTH (when counted: backward's)."""
     S, L = SMALL_D, LARGE_D
 
     def growth(what: str) -> tuple[int, dict]:
@@ -442,4 +446,6 @@ def numerical_growth(counts: dict[tuple[int, int], Counts]) -> Optional[str]:
         return words("watched_calls", "calls of your forward and softmax_cross_entropy")
     if growth("own_calls")[0] >= CALLS_GROWTH and growth("lines")[0] >= LINES_GROWTH:
         return f"{words('own_calls', 'calls of your functions')}, and so do {words('lines', 'Python line events')[4:]}"
+    if growth("arrays")[0] >= ARRAYS_GROWTH:
+        return words("arrays", "arrays computed from the network's inputs")
     return None

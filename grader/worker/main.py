@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import faulthandler
+import functools
 import importlib
 import importlib.abc
 import importlib.util
@@ -27,6 +28,7 @@ import sys
 import threading
 import time
 import traceback
+import types
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -380,7 +382,7 @@ class Worker:
         args = protocol.Decoder(buffers).decode(request["args"])
         if request.get("tracked"):
             args = [tracked_arrays.tracked(a) for a in args]
-        skip, watched = self._codes(request.get("skip", ())), self._codes(request.get("watch", ()))
+        skip, watched = self._codes(request.get("skip", ())), self._codes(request.get("watch", ()), adapted=True)
         try:
             result, counts = self._run(role, lambda: probes.count_events(lambda: function(*args), skip,
                                                                          self._in_submission, watched), [])
@@ -388,9 +390,11 @@ class Worker:
             return {"tampered": str(error)}, []
         return {**counts._asdict(), "result_id": self._keep(result)}, []
 
-    def _codes(self, roles: list) -> frozenset:
-        """The code objects of the submission's functions for `roles` (those it defines as plain functions)."""
-        codes = (getattr(self._attribute(role), "__code__", None) if self._has(role) else None for role in roles)
+    def _codes(self, roles: list, adapted: bool = False) -> frozenset:
+        """The code objects of the submission's functions for `roles`: plain functions, lambdas, partials, bound
+        methods, instances with __call__; with a class API and `adapted`, the class's method the contract's
+        functions call (watched, never skipped: it is all of backward)."""
+        codes = (_code_of(self._attribute(role), adapted) if self._has(role) else None for role in roles)
         return frozenset(code for code in codes if code is not None)
 
     def _in_submission(self, filename: str) -> bool:
@@ -452,6 +456,26 @@ def _without_kept(result: Any, keep: Any) -> Any:
     base = list if issubclass(kind, list) else tuple
     return base(protocol.Opaque(_type(v), "kept by the worker") if i in keep else v
                 for i, v in enumerate(base.__iter__(result)))
+
+
+def _code_of(function: Any, adapted: bool = False) -> Any:
+    """The code object a callable runs (following partials, bound methods, __call__ and, when `adapted`, an
+    adapter's student_function), or None."""
+    for _ in range(8):
+        if adapted:
+            function = getattr(function, "student_function", None) or function
+        code = getattr(function, "__code__", None)
+        if isinstance(code, types.CodeType):
+            return code
+        if isinstance(function, functools.partial):
+            function = function.func
+        elif getattr(function, "__func__", None) is not None:
+            function = function.__func__
+        elif callable(function) and not isinstance(function, type):
+            function = type(function).__call__
+        else:
+            return None
+    return None
 
 
 def _copied(value: Any) -> Any:
