@@ -67,6 +67,7 @@ class Worker:
         self.read_exactly, self.write = protocol.reader(channel_in), write
         self.module = None
         self.folder = Path.cwd()
+        self.own_files: dict = {}  # file name -> whether it is the submission's (see _in_submission)
         self.entry_points: dict = {}
         self.functions: dict = {}
         self.memory_limit = 0
@@ -399,8 +400,12 @@ class Worker:
 
     def _in_submission(self, filename: str) -> bool:
         """Whether code of this file name is the submission's: a file in its folder (not "<frozen abc>" or
-        "<string>", which a relative reading would put there)."""
-        return os.path.isabs(filename) and _inside(Path(filename), self.folder)
+        "<string>", which a relative reading would put there). Remembered: every counted call asks it of every code
+        object it runs (numpy's too), and the answer is a path resolution."""
+        known = self.own_files.get(filename)
+        if known is None:
+            known = self.own_files[filename] = os.path.isabs(filename) and _inside(Path(filename), self.folder)
+        return known
 
     def peak(self, request: dict, buffers: list) -> tuple[dict, list]:
         """Peak traced memory (bytes) of one call on the arguments sent (decoded before the measurement starts)."""
