@@ -63,10 +63,10 @@ CAUSE_WORDS = {
     "dtype": "a wrong dtype", "wrong_shape": "a wrong shape", "bad_output": "outputs of the wrong type",
     "modifies_input": "in-place edits of the inputs", "shapes": "wrong shapes in part 1",
     "loops_over_batch": "a loop over the batch", "numerical_not_analytic": "a numerical backward pass",
-    "hidden_work": "work handed to threads started before the call (not checkable)",
+    "hidden_work": "work done outside the calling thread (not checkable)",
     "not_working": "functions that do not work yet (vectorization not judged)",
     "tampering": "switches the measurement off",
-    "wrong_when_measured": "other results while measured than in a plain call",
+    "wrong_when_measured": "other results when measured than the reference's or a plain call's",
     "reaches_into_interpreter": "code that reaches into the interpreter (frames, modules)",
     # the gradient checker (part 3) and diagnose (part 4)
     "one_sided": "one-sided differences", "not_central": "differences that are not central",
@@ -210,13 +210,18 @@ def name_clashes(entries: list[Entry]) -> list[str]:
     return warnings
 
 
-def group_submissions(entries: list[Entry]) -> dict[Path, list[Entry]]:
-    """{path: its entries} for every path several entries share: a Gradescope group submission, one entry per
-    member. It is graded once; each member gets the report and a gradebook row."""
+def by_submission(entries: list[Entry]) -> dict[Path, list[Entry]]:
+    """{path: its entries}: one entry per student, several for a Gradescope group submission (one per member),
+    which is graded once; each member gets the report and a gradebook row."""
     by_path: dict[Path, list[Entry]] = {}
     for entry in entries:
         by_path.setdefault(entry.path, []).append(entry)
-    return {path: group for path, group in by_path.items() if len(group) > 1}
+    return by_path
+
+
+def group_submissions(entries: list[Entry]) -> dict[Path, list[Entry]]:
+    """{path: its entries} for every path several entries share (see by_submission)."""
+    return {path: group for path, group in by_submission(entries).items() if len(group) > 1}
 
 
 def group_note(entries: list[Entry]) -> Optional[str]:
@@ -336,9 +341,7 @@ def run_batch(entries: list[Entry], out: Path, rubric: Rubric, jobs: int, timed:
     """Grade every entry (find_submissions: their names are distinct) into `out`; {student: (report, reused?)}.
     The members of a group submission (entries sharing a path) are graded once, as the first of them: each of the
     others gets a copy of that report under its own name, and a gradebook row."""
-    members: dict[Path, list[Entry]] = {}
-    for entry in entries:
-        members.setdefault(entry.path, []).append(entry)
+    members = by_submission(entries)
     progress = Progress(len(members))
     results = {}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:  # each job waits on its own grading process
