@@ -81,9 +81,9 @@ def find_introspection(module: Path, root: Optional[Path] = None,
     root = Path(root).resolve() if root is not None else module.parent
     available = {Path(p).resolve() for p in (files if files is not None else root.rglob("*.py"))}
     available = {p for p in available | {module} if p.suffix == ".py"}
-    for path in sorted(_read_files(module, root, available)):
-        tree = _parse(path)
-        found = _first_reach(tree) if tree is not None else None
+    trees = _read_files(module, root, available)
+    for path in sorted(trees):
+        found = _first_reach(trees[path]) if trees[path] is not None else None
         if found is not None:
             line, what = found
             name = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
@@ -99,8 +99,9 @@ def _parse(path: Path) -> Optional[ast.AST]:
         return None
 
 
-def _read_files(module: Path, root: Path, available: set) -> set:
-    """The module, its packages' __init__.py, and what these import from the folder, transitively."""
+def _read_files(module: Path, root: Path, available: set) -> dict:
+    """{path: its syntax tree, None when it does not parse} for the module, its packages' __init__.py, and what
+    these import from the folder, transitively."""
     folders = {parent for path in available for parent in path.parents if parent.is_relative_to(root)}
 
     def files_of(parts: tuple) -> list:
@@ -122,13 +123,12 @@ def _read_files(module: Path, root: Path, available: set) -> set:
     queue = [module]
     if module.is_relative_to(root):  # importing a.b.c runs a/__init__.py and a/b/__init__.py first
         queue += files_of(module.relative_to(root).with_suffix("").parts)
-    seen: set = set()
+    seen: dict = {}
     while queue:
         path = queue.pop()
         if path in seen:
             continue
-        seen.add(path)
-        tree = _parse(path)
+        tree = seen[path] = _parse(path)
         if tree is None:
             continue
         for node in ast.walk(tree):
